@@ -1,0 +1,261 @@
+//! Order storage and price levels.
+//!
+//! - [`Arena`]: every working order lives in a slot of a chunked arena
+//!   (chunks of 4096 orders, 96 bytes each), addressed by a `u32` slot and
+//!   recycled through a free list. Chunks are only added when the number of
+//!   working orders reaches a new high, so a steady state never allocates,
+//!   and memory follows the peak, not the history.
+//! - [`Level`]: a price level, the head and tail of an intrusive FIFO queue
+//!   of orders (linked by slot through `prev`/`next`), with its aggregate
+//!   shown quantity and total quantity (hidden reserve included). Levels live
+//!   in a slab with a free list; an empty level is released at once.
+//! - [`Book`]: per side a vector of `(key, level)` sorted ascending by key,
+//!   where the key is the price for bids and the negated price for asks, so
+//!   the best level of either side is the last element. Activity clusters at
+//!   the touch, so inserting or removing a level moves few elements; finding
+//!   a level is a binary search, O(log levels).
+
+use crate::types::*;
+
+/// "No slot".
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Flag: post-only.
+pub(crate) const FLAG_POST_ONLY: u8 = 1;
+
+/// A working order. `#[repr(C)]`, 96 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Order {
+    pub id: u64,
+    pub clid: u64,
+    /// Limit price in ticks.
+    pub price: i64,
+    /// Open quantity, hidden reserve included.
+    pub leaves: i64,
+    /// Filled so far.
+    pub filled: i64,
+    /// The part shown in the book.
+    pub shown: i64,
+    /// Display size of a reserve order, 0 for a plain order.
+    pub display: i64,
+    /// Stop price or expiry, by order type.
+    pub aux: i64,
+    pub prev: u32,
+    pub next: u32,
+    pub acct_prev: u32,
+    pub acct_next: u32,
+    pub level: u32,
+    pub acct: u32,
+    pub sym: u32,
+    pub side: Side,
+    pub tif: Tif,
+    pub ord_type: OrdType,
+    pub flags: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<Order>() == 96);
+
+impl Order {
+    pub(crate) const EMPTY: Order = Order {
+        id: 0,
+        clid: 0,
+        price: 0,
+        leaves: 0,
+        filled: 0,
+        shown: 0,
+        display: 0,
+        aux: 0,
+        prev: NIL,
+        next: NIL,
+        acct_prev: NIL,
+        acct_next: NIL,
+        level: NIL,
+        acct: 0,
+        sym: 0,
+        side: Side::Buy,
+        tif: Tif::Day,
+        ord_type: OrdType::Limit,
+        flags: 0,
+    };
+}
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
+
+/// Chunked slab of orders.
+#[derive(Clone, Debug)]
+pub(crate) struct Arena {
+    chunks: Vec<Box<[Order]>>,
+    free: u32,
+    high: u32,
+    live: u32,
+}
+
+impl Arena {
+    pub(crate) fn with_capacity(orders: usize) -> Self {
+        let mut a = Arena { chunks: Vec::new(), free: NIL, high: 0, live: 0 };
+        while a.chunks.len() * CHUNK < orders.max(1) {
+            a.add_chunk();
+        }
+        a
+    }
+
+    #[cold]
+    fn add_chunk(&mut self) {
+        self.chunks.push(vec![Order::EMPTY; CHUNK].into_boxed_slice());
+    }
+
+    /// Number of working orders.
+    #[inline]
+    pub(crate) fn live(&self) -> usize {
+        self.live as usize
+    }
+
+    /// Takes a free slot.
+    #[inline]
+    pub(crate) fn alloc(&mut self) -> u32 {
+        self.live += 1;
+        if self.free != NIL {
+            let s = self.free;
+            self.free = self.get(s).next;
+            return s;
+        }
+        if self.high as usize == self.chunks.len() * CHUNK {
+            self.add_chunk();
+        }
+        let s = self.high;
+        self.high += 1;
+        s
+    }
+
+    /// Returns a slot to the free list.
+    #[inline]
+    pub(crate) fn release(&mut self, s: u32) {
+        self.live -= 1;
+        let free = self.free;
+        let o = self.get_mut(s);
+        *o = Order::EMPTY;
+        o.next = free;
+        self.free = s;
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, s: u32) -> &Order {
+        &self.chunks[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, s: u32) -> &mut Order {
+        &mut self.chunks[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
+    }
+}
+
+/// A price level: FIFO queue of orders plus aggregates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Level {
+    pub price: i64,
+    /// Sum of the orders' shown quantities.
+    pub shown: i64,
+    /// Sum of the orders' open quantities (hidden reserve included).
+    pub total: i64,
+    pub head: u32,
+    pub tail: u32,
+    pub count: u32,
+}
+
+/// Slab of levels.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Levels {
+    slab: Vec<Level>,
+    free: u32,
+}
+
+impl Levels {
+    pub(crate) fn new() -> Self {
+        Levels { slab: Vec::new(), free: NIL }
+    }
+
+    #[inline]
+    pub(crate) fn alloc(&mut self, price: i64) -> u32 {
+        let lvl = Level { price, shown: 0, total: 0, head: NIL, tail: NIL, count: 0 };
+        if self.free != NIL {
+            let s = self.free;
+            self.free = self.slab[s as usize].head;
+            self.slab[s as usize] = lvl;
+            s
+        } else {
+            self.slab.push(lvl);
+            (self.slab.len() - 1) as u32
+        }
+    }
+
+    #[inline]
+    pub(crate) fn release(&mut self, s: u32) {
+        self.slab[s as usize].head = self.free;
+        self.slab[s as usize].count = 0;
+        self.free = s;
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, s: u32) -> &Level {
+        &self.slab[s as usize]
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, s: u32) -> &mut Level {
+        &mut self.slab[s as usize]
+    }
+}
+
+/// A level in a side's sorted vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LevelRef {
+    /// Price for bids, negated price for asks: ascending, best last.
+    pub key: i64,
+    pub level: u32,
+}
+
+/// The sort key of a price on a side.
+#[inline]
+pub(crate) fn side_key(side: Side, price: i64) -> i64 {
+    match side {
+        Side::Buy => price,
+        Side::Sell => -price,
+    }
+}
+
+/// The price of a key on a side.
+#[inline]
+pub(crate) fn key_price(side: Side, key: i64) -> i64 {
+    match side {
+        Side::Buy => key,
+        Side::Sell => -key,
+    }
+}
+
+/// One instrument's book.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Book {
+    /// `[bids, asks]`, each ascending by key, best last.
+    pub sides: [Vec<LevelRef>; 2],
+}
+
+impl Book {
+    /// Index of the level with `key` on `side`, or where it would be inserted.
+    #[inline]
+    pub(crate) fn find(&self, side: Side, key: i64) -> Result<usize, usize> {
+        let v = &self.sides[side as usize];
+        // Most activity is at or next to the touch: look there first.
+        if let Some(last) = v.last() {
+            if last.key == key {
+                return Ok(v.len() - 1);
+            }
+            if last.key < key {
+                return Err(v.len());
+            }
+        }
+        v.binary_search_by(|r| r.key.cmp(&key))
+    }
+}

@@ -1,0 +1,246 @@
+//! Client order id bookkeeping.
+//!
+//! - [`LiveMap`]: `(account, client order id) -> arena slot` of every working
+//!   order; open addressing with linear probing and backward-shift deletion
+//!   (no tombstones). Each entry is 8 bytes: a 32-bit hash tag and the slot;
+//!   the key is confirmed against the order in the arena. Grows by doubling
+//!   past 3/4 load (only when the number of working orders reaches a new
+//!   high, never in a steady state). O(1) expected per operation.
+//! - [`ClidSet`]: the client order ids an account used today, as sorted
+//!   disjoint intervals. Clients that number orders upwards (the usual case)
+//!   cost one interval and O(1) per order; others cost O(log n) lookups and
+//!   an insertion into a sorted vector. Cleared at the end of the day.
+
+/// Mixes an account and a client order id into 32 bits.
+#[inline]
+pub(crate) fn hash_key(acct: u32, clid: u64) -> u32 {
+    let mut x = clid ^ (u64::from(acct)).rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15;
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    (x >> 32) as u32
+}
+
+/// `(account, clid) -> slot` for working orders.
+#[derive(Clone, Debug)]
+pub(crate) struct LiveMap {
+    table: Vec<u64>,
+    mask: usize,
+    len: usize,
+}
+
+const EMPTY: u64 = 0;
+
+#[inline]
+fn pack(tag: u32, slot: u32) -> u64 {
+    (u64::from(tag) << 32) | (u64::from(slot) + 1)
+}
+#[inline]
+fn tag_of(e: u64) -> u32 {
+    (e >> 32) as u32
+}
+#[inline]
+fn slot_of(e: u64) -> u32 {
+    ((e & 0xFFFF_FFFF) - 1) as u32
+}
+
+impl LiveMap {
+    pub(crate) fn with_capacity(orders: usize) -> Self {
+        let cap = (orders.max(8) * 4 / 3 + 1).next_power_of_two();
+        LiveMap { table: vec![EMPTY; cap], mask: cap - 1, len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Finds the slot whose order `is_key(slot)` confirms.
+    #[inline]
+    pub(crate) fn get(&self, tag: u32, mut is_key: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut i = tag as usize & self.mask;
+        loop {
+            let e = self.table[i];
+            if e == EMPTY {
+                return None;
+            }
+            if tag_of(e) == tag && is_key(slot_of(e)) {
+                return Some(slot_of(e));
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Inserts a key known to be absent.
+    #[inline]
+    pub(crate) fn insert(&mut self, tag: u32, slot: u32) {
+        if (self.len + 1) * 4 > self.table.len() * 3 {
+            self.grow();
+        }
+        self.insert_no_grow(pack(tag, slot));
+        self.len += 1;
+    }
+
+    #[inline]
+    fn insert_no_grow(&mut self, e: u64) {
+        let mut i = tag_of(e) as usize & self.mask;
+        while self.table[i] != EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.table[i] = e;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let old = std::mem::replace(&mut self.table, vec![EMPTY; (self.mask + 1) * 2]);
+        self.mask = self.table.len() - 1;
+        for e in old {
+            if e != EMPTY {
+                self.insert_no_grow(e);
+            }
+        }
+    }
+
+    /// Removes the entry for `slot` (which must be present under `tag`).
+    #[inline]
+    pub(crate) fn remove(&mut self, tag: u32, slot: u32) {
+        let want = pack(tag, slot);
+        let mut i = tag as usize & self.mask;
+        while self.table[i] != want {
+            debug_assert!(self.table[i] != EMPTY, "LiveMap::remove of an absent key");
+            if self.table[i] == EMPTY {
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+        // Backward-shift deletion: pull later entries of the probe run into
+        // the hole when their home is not cyclically inside (hole, j].
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let e = self.table[j];
+            if e == EMPTY {
+                break;
+            }
+            let home = tag_of(e) as usize & self.mask;
+            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+                self.table[hole] = e;
+                hole = j;
+            }
+        }
+        self.table[hole] = EMPTY;
+        self.len -= 1;
+    }
+}
+
+/// Client order ids used by one account today.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClidSet {
+    /// Sorted, disjoint, non-adjacent inclusive ranges.
+    ranges: Vec<(u64, u64)>,
+}
+
+impl ClidSet {
+    #[inline]
+    pub(crate) fn contains(&self, c: u64) -> bool {
+        match self.ranges.last() {
+            None => false,
+            Some(&(_, hi)) if c > hi => false,
+            Some(&(lo, _)) if c >= lo => true,
+            _ => {
+                let i = self.ranges.partition_point(|&(_, hi)| hi < c);
+                i < self.ranges.len() && self.ranges[i].0 <= c
+            }
+        }
+    }
+
+    /// Adds `c` (which must be absent).
+    #[inline]
+    pub(crate) fn insert(&mut self, c: u64) {
+        if let Some(last) = self.ranges.last_mut() {
+            if c > last.1 {
+                if c == last.1 + 1 {
+                    last.1 = c;
+                } else {
+                    self.ranges.push((c, c));
+                }
+                return;
+            }
+        } else {
+            self.ranges.push((c, c));
+            return;
+        }
+        self.insert_slow(c);
+    }
+
+    #[cold]
+    fn insert_slow(&mut self, c: u64) {
+        let i = self.ranges.partition_point(|&(_, hi)| hi < c);
+        let joins_prev = i > 0 && self.ranges[i - 1].1 + 1 == c;
+        let joins_next = i < self.ranges.len() && c + 1 == self.ranges[i].0;
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                self.ranges[i - 1].1 = self.ranges[i].1;
+                self.ranges.remove(i);
+            }
+            (true, false) => self.ranges[i - 1].1 = c,
+            (false, true) => self.ranges[i].0 = c,
+            (false, false) => self.ranges.insert(i, (c, c)),
+        }
+    }
+
+    pub(crate) fn ranges(&self) -> &[(u64, u64)] {
+        &self.ranges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeSet, HashMap};
+
+    proptest! {
+        #[test]
+        fn clid_set_matches_btreeset(ops in proptest::collection::vec(0u64..64, 0..200)) {
+            let mut s = ClidSet::default();
+            let mut m = BTreeSet::new();
+            for c in ops {
+                prop_assert_eq!(s.contains(c), m.contains(&c));
+                if m.insert(c) {
+                    s.insert(c);
+                }
+                for w in s.ranges.windows(2) {
+                    prop_assert!(w[0].1 + 1 < w[1].0);
+                }
+            }
+            for c in 0..70 {
+                prop_assert_eq!(s.contains(c), m.contains(&c));
+            }
+        }
+
+        #[test]
+        fn live_map_matches_hashmap(ops in proptest::collection::vec((0u64..40, any::<bool>()), 0..400)) {
+            // keys are clids of account 1; slot = clid
+            let mut map = LiveMap::with_capacity(4);
+            let mut model: HashMap<u64, u32> = HashMap::new();
+            for (k, ins) in ops {
+                let tag = hash_key(1, k);
+                let found = map.get(tag, |s| u64::from(s) == k);
+                prop_assert_eq!(found, model.get(&k).copied());
+                if ins && found.is_none() {
+                    map.insert(tag, k as u32);
+                    model.insert(k, k as u32);
+                } else if !ins && found.is_some() {
+                    map.remove(tag, k as u32);
+                    model.remove(&k);
+                }
+                prop_assert_eq!(map.len(), model.len());
+            }
+            for k in 0..40u64 {
+                let tag = hash_key(1, k);
+                prop_assert_eq!(map.get(tag, |s| u64::from(s) == k), model.get(&k).copied());
+            }
+        }
+    }
+}

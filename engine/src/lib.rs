@@ -1,0 +1,26 @@
+//! The OPTIX engine: domain types, order books, matching, and the
+//! deterministic `Engine<R: PreTradeCheck>` state machine.
+//!
+//! - [`types`]: fixed-point `Price` (ticks), `Qty` (lots), `Money` (six
+//!   decimals), ids, sides, order types, instruments, decimal text at the edges.
+//! - [`reason`]: `RejectReason` and `CancelReason`.
+//! - [`event`]: inputs (commands) and events, and the `EventSink` trait.
+//! - [`check`]: the `PreTradeCheck` trait and the `Permissive` check.
+//! - [`engine`]: the state machine.
+//! - [`scenario`]: the scenario script language (parsing and JSON output).
+#![deny(missing_docs)]
+
+mod book;
+pub mod check;
+pub mod engine;
+pub mod event;
+mod idmap;
+pub mod reason;
+pub mod scenario;
+pub mod types;
+
+pub use check::{OrderCheck, Permissive, PreTradeCheck};
+pub use engine::{AccountSpec, Engine, EngineConfig};
+pub use event::*;
+pub use reason::{CancelReason, RejectReason};
+pub use types::*;

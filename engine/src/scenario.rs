@@ -1,0 +1,741 @@
+//! The scenario script language: a deterministic what-if runner's input,
+//! parsed line by line into [`Step`]s, and the JSON-lines rendering of
+//! engine events.
+//!
+//! One command per line, `#` starts a comment. Names (accounts, symbols,
+//! client order ids) are resolved here, at the edge, to the engine's integer
+//! ids; decimal prices and quantities are converted to ticks and lots here
+//! too. A line that cannot be parsed is a [`ScriptError`] naming the line; an
+//! order that parses but is wrong becomes an engine `rejected` event, or,
+//! when its number cannot be represented at all (off-tick, off-lot, too many
+//! decimals, too large, negative), an edge reject rendered the same way with
+//! `"seq":0` (it never reached the engine).
+//!
+//! Commands whose features are not built yet are errors that say
+//! "not supported yet: ...", never silently ignored.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::engine::{AccountSpec, Engine};
+use crate::event::*;
+use crate::reason::RejectReason;
+use crate::check::PreTradeCheck;
+use crate::types::*;
+
+/// Ids given to names used but never declared start here, so the engine
+/// rejects them as unknown while the output still shows the name.
+const UNDECLARED: u32 = 1 << 31;
+
+/// A parse error: the line number (from 1) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {msg}")]
+pub struct ScriptError {
+    /// Line number, from 1.
+    pub line: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// One executable step of a script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Declare an instrument (its id is the next symbol id).
+    Instrument(Instrument),
+    /// Declare an account (its id is the next account id).
+    Account(AccountSpec),
+    /// Feed an input to the engine at the current script time.
+    Input(Input),
+    /// Reject an order at the edge (its numbers cannot be represented).
+    EdgeReject {
+        /// The order.
+        order: OrderRef,
+        /// The command.
+        cmd: CmdKind,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// Print the book of a symbol, `depth` levels per side.
+    Book {
+        /// Instrument.
+        sym: SymbolId,
+        /// Levels per side.
+        depth: usize,
+    },
+}
+
+/// A parsed step with the script time it runs at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedStep {
+    /// Script time (the `at` in force).
+    pub time: Nanos,
+    /// The step.
+    pub step: Step,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Names {
+    names: Vec<String>,
+    declared: u32,
+    ids: HashMap<String, u32>,
+    undeclared: Vec<String>,
+}
+
+impl Names {
+    fn declare(&mut self, name: &str) -> Result<u32, String> {
+        if self.ids.get(name).is_some_and(|&id| id < UNDECLARED) {
+            return Err(format!("'{name}' is already declared"));
+        }
+        let id = self.declared;
+        self.declared += 1;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        Ok(id)
+    }
+    fn resolve(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = UNDECLARED + self.undeclared.len() as u32;
+        self.undeclared.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+    fn known(&self, id: u32) -> bool {
+        id < self.declared
+    }
+    fn name(&self, id: u32) -> &str {
+        if id >= UNDECLARED {
+            self.undeclared.get((id - UNDECLARED) as usize).map_or("?", String::as_str)
+        } else {
+            self.names.get(id as usize).map_or("?", String::as_str)
+        }
+    }
+}
+
+/// Parses scripts line by line and renders events with the script's names.
+#[derive(Clone, Debug, Default)]
+pub struct Parser {
+    syms: Names,
+    accts: Names,
+    instruments: Vec<Instrument>,
+    clids: Vec<String>,
+    clid_ids: HashMap<String, u64>,
+    /// Symbol of each client order id's last `new`, to convert replace prices.
+    clid_sym: HashMap<(u32, u64), u32>,
+    time: Nanos,
+    line: usize,
+}
+
+fn parse_time(s: &str) -> Result<Nanos, String> {
+    let bad = || format!("bad time '{s}' (want HH:MM:SS[.fff])");
+    let (hms, frac) = match s.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (s, ""),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.len() != 3 || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let mut v = [0u64; 3];
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        v[i] = p.parse().map_err(|_| bad())?;
+    }
+    if v[0] > 23 || v[1] > 59 || v[2] > 59 {
+        return Err(bad());
+    }
+    let mut ns = 0u64;
+    for i in 0..9 {
+        ns = ns * 10 + frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
+    }
+    Ok(Nanos((v[0] * 3600 + v[1] * 60 + v[2]) * 1_000_000_000 + ns))
+}
+
+/// `key=value` options of a line, each used at most once.
+struct Opts<'a> {
+    kv: Vec<(&'a str, &'a str)>,
+    flags: Vec<&'a str>,
+}
+
+impl<'a> Opts<'a> {
+    fn new(tokens: &[&'a str], allowed: &[&str], allowed_flags: &[&str]) -> Result<Self, String> {
+        let mut o = Opts { kv: Vec::new(), flags: Vec::new() };
+        for t in tokens {
+            match t.split_once('=') {
+                Some((k, v)) => {
+                    if !allowed.contains(&k) {
+                        return Err(format!("unknown option '{k}'"));
+                    }
+                    if o.kv.iter().any(|(kk, _)| *kk == k) {
+                        return Err(format!("option '{k}' given twice"));
+                    }
+                    if v.is_empty() {
+                        return Err(format!("option '{k}' has no value"));
+                    }
+                    o.kv.push((k, v));
+                }
+                None => {
+                    if !allowed_flags.contains(t) {
+                        return Err(format!("unexpected '{t}'"));
+                    }
+                    o.flags.push(t);
+                }
+            }
+        }
+        Ok(o)
+    }
+    fn get(&self, k: &str) -> Option<&'a str> {
+        self.kv.iter().find(|(kk, _)| *kk == k).map(|(_, v)| *v)
+    }
+    fn flag(&self, f: &str) -> bool {
+        self.flags.contains(&f)
+    }
+}
+
+fn not_supported(what: &str) -> String {
+    format!("not supported yet: {what}")
+}
+
+fn price_reason(e: DecimalError) -> Result<RejectReason, String> {
+    match e {
+        DecimalError::Syntax => Err("price is not a number".into()),
+        DecimalError::TooManyDecimals | DecimalError::OffTick => Ok(RejectReason::OffTick),
+        DecimalError::Negative => Ok(RejectReason::InvalidPrice),
+        DecimalError::Overflow => Ok(RejectReason::PriceTooLarge),
+        DecimalError::OffLot => Ok(RejectReason::OffLot),
+    }
+}
+
+fn qty_reason(e: DecimalError) -> Result<RejectReason, String> {
+    match e {
+        DecimalError::Syntax => Err("quantity is not a number".into()),
+        DecimalError::TooManyDecimals | DecimalError::OffLot | DecimalError::OffTick => Ok(RejectReason::OffLot),
+        DecimalError::Negative => Ok(RejectReason::InvalidQty),
+        DecimalError::Overflow => Ok(RejectReason::QtyTooLarge),
+    }
+}
+
+impl Parser {
+    /// A parser with nothing declared.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a whole script into steps (stops at the first bad line).
+    pub fn parse_all(&mut self, text: &str) -> Result<Vec<TimedStep>, ScriptError> {
+        let mut steps = Vec::new();
+        for line in text.lines() {
+            if let Some(s) = self.parse_line(line)? {
+                steps.push(s);
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Parses the next line; `Ok(None)` for blank lines, comments and `at`.
+    pub fn parse_line(&mut self, raw: &str) -> Result<Option<TimedStep>, ScriptError> {
+        self.line += 1;
+        let line = self.line;
+        let text = raw.split('#').next().unwrap_or("");
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        if tokens.is_empty() {
+            return Ok(None);
+        }
+        match self.parse_tokens(&tokens) {
+            Ok(step) => Ok(step.map(|step| TimedStep { time: self.time, step })),
+            Err(msg) => Err(ScriptError { line, msg }),
+        }
+    }
+
+    fn clid(&mut self, token: &str) -> ClientOrderId {
+        if let Some(&id) = self.clid_ids.get(token) {
+            return ClientOrderId(id);
+        }
+        let id = self.clids.len() as u64 + 1;
+        self.clids.push(token.to_string());
+        self.clid_ids.insert(token.to_string(), id);
+        ClientOrderId(id)
+    }
+
+    fn parse_tokens(&mut self, t: &[&str]) -> Result<Option<Step>, String> {
+        let need = |n: usize, usage: &str| -> Result<(), String> {
+            if t.len() < n {
+                Err(format!("usage: {usage}"))
+            } else {
+                Ok(())
+            }
+        };
+        match t[0] {
+            "instrument" => {
+                need(2, "instrument SYM tick=P lot=N [mode=clob|paper] [ref=P]")?;
+                let o = Opts::new(&t[2..], &["tick", "lot", "mode", "ref"], &[])?;
+                let tick = o.get("tick").ok_or("instrument needs tick=")?;
+                let lot = match o.get("lot") {
+                    Some(l) => l.parse::<i64>().ok().filter(|&l| l > 0).ok_or(format!("bad lot '{l}'"))?,
+                    None => 1,
+                };
+                let mode = match o.get("mode") {
+                    None | Some("clob") => VenueMode::Clob,
+                    Some("paper") => return Err(not_supported("mode=paper (paper venue mode)")),
+                    Some(m) => return Err(format!("bad mode '{m}'")),
+                };
+                let mut ins = Instrument::new(tick, lot, mode).map_err(|e| format!("bad tick '{tick}': {e}"))?;
+                if let Some(r) = o.get("ref") {
+                    ins.ref_price = ins.parse_price(r).map_err(|e| format!("bad ref '{r}': {e}"))?;
+                }
+                self.syms.declare(t[1])?;
+                self.instruments.push(ins);
+                Ok(Some(Step::Instrument(ins)))
+            }
+            "account" => {
+                need(2, "account NAME cash=X [leverage=N] [stp=MODE] [fee_bps=X] [fee_per_share=X]")?;
+                let o = Opts::new(&t[2..], &["cash", "leverage", "stp", "fee_bps", "fee_per_share"], &[])?;
+                if let Some(c) = o.get("cash") {
+                    Money::parse(c).map_err(|e| format!("bad cash '{c}': {e}"))?;
+                }
+                let stp = match o.get("stp") {
+                    None | Some("none") => StpMode::None,
+                    Some("cancel_newest" | "cancel_oldest" | "cancel_both" | "decrement") => {
+                        return Err(not_supported("self-trade prevention modes"))
+                    }
+                    Some(m) => return Err(format!("bad stp '{m}'")),
+                };
+                for k in ["leverage", "fee_bps", "fee_per_share"] {
+                    if o.get(k).is_some() {
+                        return Err(not_supported(&format!("{k}= (accounts and commissions)")));
+                    }
+                }
+                self.accts.declare(t[1])?;
+                Ok(Some(Step::Account(AccountSpec { stp })))
+            }
+            "at" => {
+                need(2, "at HH:MM:SS[.fff]")?;
+                let ns = parse_time(t[1])?;
+                if ns < self.time {
+                    return Err(format!("time {} is before the current time {}", t[1], self.time));
+                }
+                if t.len() > 2 {
+                    return Err(format!("unexpected '{}'", t[2]));
+                }
+                self.time = ns;
+                Ok(None)
+            }
+            "new" => self.parse_new(t).map(Some),
+            "cancel" => {
+                need(3, "cancel ACCT CLID")?;
+                if t.len() > 3 {
+                    return Err(format!("unexpected '{}'", t[3]));
+                }
+                let acct = AccountId(self.accts.resolve(t[1]));
+                let clid = self.clid(t[2]);
+                Ok(Some(Step::Input(Input::CancelOrder(CancelOrder { acct, clid }))))
+            }
+            "replace" => {
+                need(3, "replace ACCT CLID [px=P] [qty=N]")?;
+                let o = Opts::new(&t[3..], &["px", "qty"], &[])?;
+                if o.get("px").is_none() && o.get("qty").is_none() {
+                    return Err("replace needs px= or qty=".into());
+                }
+                let acct = AccountId(self.accts.resolve(t[1]));
+                let clid = self.clid(t[2]);
+                // A replace names no symbol: convert with the order's
+                // instrument, found from the clid's last `new` line.
+                let ins = self.order_instrument(acct, clid);
+                let order = OrderRef { acct, clid, id: OrderId(0) };
+                let mut price = Price::NONE;
+                let mut qty = Qty::ZERO;
+                if let Some(ins) = ins {
+                    if let Some(p) = o.get("px") {
+                        match ins.parse_price(p) {
+                            Ok(v) if v.is_none() => {
+                                return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: RejectReason::InvalidPrice }))
+                            }
+                            Ok(v) => price = v,
+                            Err(e) => return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: price_reason(e)? })),
+                        }
+                    }
+                    if let Some(q) = o.get("qty") {
+                        match ins.parse_qty(q) {
+                            Ok(v) if v.is_zero() => {
+                                return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: RejectReason::InvalidQty }))
+                            }
+                            Ok(v) => qty = v,
+                            Err(e) => return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: qty_reason(e)? })),
+                        }
+                    }
+                }
+                Ok(Some(Step::Input(Input::ReplaceOrder(ReplaceOrder { acct, clid, price, qty }))))
+            }
+            "mass_cancel" => {
+                need(2, "mass_cancel ACCT [SYM]")?;
+                if t.len() > 3 {
+                    return Err(format!("unexpected '{}'", t[3]));
+                }
+                let acct = AccountId(self.accts.resolve(t[1]));
+                let sym = t.get(2).map(|s| SymbolId(self.syms.resolve(s)));
+                Ok(Some(Step::Input(Input::MassCancel(MassCancel { acct, sym }))))
+            }
+            "book" => {
+                need(2, "book SYM [depth=N]")?;
+                let o = Opts::new(&t[2..], &["depth"], &[])?;
+                let depth = match o.get("depth") {
+                    Some(d) => d.parse::<usize>().map_err(|_| format!("bad depth '{d}'"))?,
+                    None => usize::MAX,
+                };
+                let id = self.syms.resolve(t[1]);
+                if !self.syms.known(id) {
+                    return Err(format!("unknown symbol '{}'", t[1]));
+                }
+                Ok(Some(Step::Book { sym: SymbolId(id), depth }))
+            }
+            "limits" => Err(not_supported("limits (pre-trade risk)")),
+            "quote" | "trade" => Err(not_supported("external market data (quote, trade)")),
+            "auction" => Err(not_supported("auctions")),
+            "halt" | "resume" => Err(not_supported("halt and resume")),
+            "kill" | "unkill" => Err(not_supported("the kill switch")),
+            "session_end" => Err(not_supported("session_end (DAY expiry)")),
+            "position" => Err(not_supported("positions and P&L")),
+            other => Err(format!("unknown command '{other}'")),
+        }
+    }
+
+    /// The instrument of the last `new` with this client order id, if any.
+    fn order_instrument(&self, acct: AccountId, clid: ClientOrderId) -> Option<Instrument> {
+        self.clid_sym.get(&(acct.0, clid.0)).and_then(|s| self.instruments.get(*s as usize)).copied()
+    }
+
+    fn parse_new(&mut self, t: &[&str]) -> Result<Step, String> {
+        const USAGE: &str = "new ACCT CLID SYM buy|sell limit|market|stop|stop_limit qty=N [px=P] [stop=P] [tif=..] [expire=HH:MM:SS] [post_only] [display=N]";
+        if t.len() < 6 {
+            return Err(format!("usage: {USAGE}"));
+        }
+        let side = match t[4] {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            s => return Err(format!("bad side '{s}' (buy or sell)")),
+        };
+        let ord_type = match t[5] {
+            "limit" => OrdType::Limit,
+            "market" => OrdType::Market,
+            "stop" | "stop_limit" => return Err(not_supported("stop and stop-limit orders")),
+            s => return Err(format!("bad order type '{s}'")),
+        };
+        let o = Opts::new(&t[6..], &["qty", "px", "stop", "tif", "expire", "display"], &["post_only"])?;
+        let tif = match o.get("tif") {
+            None | Some("day") => Tif::Day,
+            Some("gtc") => Tif::Gtc,
+            Some("ioc") => Tif::Ioc,
+            Some("fok") => Tif::Fok,
+            Some("gtd" | "opg" | "cls") => return Err(not_supported("tif=gtd, opg and cls")),
+            Some(s) => return Err(format!("bad tif '{s}'")),
+        };
+        if o.get("stop").is_some() {
+            return Err(not_supported("stop prices"));
+        }
+        if o.get("expire").is_some() {
+            return Err(not_supported("expire= (GTD orders)"));
+        }
+        if o.get("display").is_some() {
+            return Err(not_supported("display= (reserve orders)"));
+        }
+        let qty_text = o.get("qty").ok_or("new needs qty=")?;
+        let acct = AccountId(self.accts.resolve(t[1]));
+        let clid = self.clid(t[2]);
+        let sym_id = self.syms.resolve(t[3]);
+        let sym = SymbolId(sym_id);
+        let order = OrderRef { acct, clid, id: OrderId(0) };
+        let mut new = NewOrder {
+            acct,
+            clid,
+            sym,
+            side,
+            ord_type,
+            tif,
+            price: Price::NONE,
+            stop_price: Price::NONE,
+            qty: Qty::from_lots(1),
+            display: Qty::ZERO,
+            expire: Nanos(0),
+            post_only: o.flag("post_only"),
+        };
+        if ord_type == OrdType::Limit && o.get("px").is_none() {
+            return Err("a limit order needs px=".into());
+        }
+        if self.syms.known(sym_id) && self.accts.known(acct.0) {
+            let ins = self.instruments[sym_id as usize];
+            self.clid_sym.insert((acct.0, clid.0), sym_id);
+            if let Some(p) = o.get("px") {
+                match ins.parse_price(p) {
+                    Ok(v) => new.price = v,
+                    Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: price_reason(e)? }),
+                }
+            }
+            match ins.parse_qty(qty_text) {
+                Ok(v) => new.qty = v,
+                Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: qty_reason(e)? }),
+            }
+        } else {
+            // The engine rejects the unknown account or symbol; numbers
+            // still have to be numbers.
+            if let Some(p) = o.get("px") {
+                if parse_unsigned_scaled(p, 9) == Err(DecimalError::Syntax) {
+                    return Err("price is not a number".into());
+                }
+            }
+            if parse_unsigned_scaled(qty_text, 9) == Err(DecimalError::Syntax) {
+                return Err("quantity is not a number".into());
+            }
+        }
+        Ok(Step::Input(Input::NewOrder(new)))
+    }
+
+    /// The name of an account id.
+    pub fn account_name(&self, id: AccountId) -> &str {
+        self.accts.name(id.0)
+    }
+
+    /// The name of a symbol id.
+    pub fn symbol_name(&self, id: SymbolId) -> &str {
+        self.syms.name(id.0)
+    }
+
+    /// The text of a client order id.
+    pub fn clid_name(&self, id: ClientOrderId) -> &str {
+        self.clids.get((id.0 as usize).wrapping_sub(1)).map_or("?", String::as_str)
+    }
+
+    fn instrument(&self, sym: SymbolId) -> Instrument {
+        self.instruments.get(sym.0 as usize).copied().unwrap_or(Instrument {
+            decimals: 0,
+            tick_units: 1,
+            lot_size: 1,
+            mode: VenueMode::Clob,
+            ref_price: Price::NONE,
+        })
+    }
+
+    fn px(&self, sym: SymbolId, p: Price) -> String {
+        self.instrument(sym).fmt_price(p)
+    }
+
+    fn qty(&self, sym: SymbolId, q: Qty) -> i128 {
+        self.instrument(sym).qty_units(q)
+    }
+
+    fn order_fields(&self, o: &mut String, r: &OrderRef) {
+        let _ = write!(o, ",\"acct\":");
+        json_str(o, self.account_name(r.acct));
+        let _ = write!(o, ",\"clid\":");
+        json_str(o, self.clid_name(r.clid));
+        if r.id.0 == 0 {
+            o.push_str(",\"id\":null");
+        } else {
+            let _ = write!(o, ",\"id\":{}", r.id.0);
+        }
+    }
+
+    fn order_tag(&self, r: &OrderRef) -> String {
+        format!("{}/{}", self.account_name(r.acct), self.clid_name(r.clid))
+    }
+
+    /// Renders an event as one JSON object (no newline).
+    pub fn render(&self, ev: &Event, o: &mut String) {
+        let head = |o: &mut String, name: &str| {
+            let _ = write!(o, "{{\"ev\":\"{name}\",\"seq\":{},\"time\":\"{}\"", ev.seq.0, ev.time);
+        };
+        match ev.kind {
+            EventKind::Accepted { order, sym, side, ord_type, tif, price, qty } => {
+                head(o, "accepted");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"side\":\"{}\",\"type\":\"{}\",\"tif\":\"{}\"", side.as_str(), ord_type.as_str(), tif.as_str());
+                if price.is_none() {
+                    o.push_str(",\"px\":null");
+                } else {
+                    let _ = write!(o, ",\"px\":\"{}\"", self.px(sym, price));
+                }
+                let _ = write!(o, ",\"qty\":{}", self.qty(sym, qty));
+            }
+            EventKind::Rejected { order, cmd, reason } => {
+                head(o, "rejected");
+                self.order_fields(o, &order);
+                let _ = write!(o, ",\"cmd\":\"{}\",\"reason\":\"{}\"", cmd.as_str(), reason.as_str());
+            }
+            EventKind::Traded { trade_id, sym, price, qty, buy, sell, aggressor } => {
+                head(o, "trade");
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"px\":\"{}\",\"qty\":{},\"trade_id\":{}", self.px(sym, price), self.qty(sym, qty), trade_id.0);
+                let _ = write!(o, ",\"buy\":");
+                json_str(o, &self.order_tag(&buy));
+                let _ = write!(o, ",\"sell\":");
+                json_str(o, &self.order_tag(&sell));
+                if let Some(side) = aggressor {
+                    let (maker, taker) = if side == Side::Buy { (sell, buy) } else { (buy, sell) };
+                    let _ = write!(o, ",\"maker\":");
+                    json_str(o, &self.order_tag(&maker));
+                    let _ = write!(o, ",\"taker\":");
+                    json_str(o, &self.order_tag(&taker));
+                }
+            }
+            EventKind::Filled { order, sym, side, price, qty, leaves, liq, trade_id, fee } => {
+                head(o, "fill");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(
+                    o,
+                    ",\"side\":\"{}\",\"px\":\"{}\",\"qty\":{},\"leaves\":{},\"liq\":\"{}\",\"fee\":\"{}\",\"trade_id\":{}",
+                    side.as_str(),
+                    self.px(sym, price),
+                    self.qty(sym, qty),
+                    self.qty(sym, leaves),
+                    liq.as_str(),
+                    fee,
+                    trade_id.0
+                );
+            }
+            EventKind::Cancelled { order, sym, qty, reason } => {
+                head(o, "cancelled");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"qty\":{},\"reason\":\"{}\"", self.qty(sym, qty), reason.as_str());
+            }
+            EventKind::Replaced { order, sym, price, qty, leaves } => {
+                head(o, "replaced");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"px\":\"{}\",\"qty\":{},\"leaves\":{}", self.px(sym, price), self.qty(sym, qty), self.qty(sym, leaves));
+            }
+            EventKind::Triggered { order, sym, last } => {
+                head(o, "triggered");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"last\":\"{}\"", self.px(sym, last));
+            }
+            EventKind::Expired { order, sym, qty } => {
+                head(o, "expired");
+                self.order_fields(o, &order);
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"qty\":{}", self.qty(sym, qty));
+            }
+            EventKind::LevelChanged { sym, side, price, qty } => {
+                head(o, "level");
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"side\":\"{}\",\"px\":\"{}\",\"qty\":{}", side.as_str(), self.px(sym, price), self.qty(sym, qty));
+            }
+        }
+        o.push('}');
+    }
+
+    fn sym_field(&self, o: &mut String, sym: SymbolId) {
+        o.push_str(",\"sym\":");
+        json_str(o, self.symbol_name(sym));
+    }
+
+    /// Renders the book of a symbol: `{"ev":"book","sym":..,"bids":[[px,qty],..],"asks":[..]}`.
+    pub fn render_book<R: PreTradeCheck>(&self, engine: &Engine<R>, sym: SymbolId, depth: usize, o: &mut String) {
+        o.push_str("{\"ev\":\"book\"");
+        self.sym_field(o, sym);
+        for (name, side) in [("bids", Side::Buy), ("asks", Side::Sell)] {
+            let _ = write!(o, ",\"{name}\":[");
+            for (i, (p, q)) in engine.levels(sym, side).take(depth).enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                let _ = write!(o, "[\"{}\",{}]", self.px(sym, p), self.qty(sym, q));
+            }
+            o.push(']');
+        }
+        o.push('}');
+    }
+}
+
+/// Writes a JSON string literal.
+pub fn json_str(o: &mut String, s: &str) {
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+}
+
+/// Applies one step to an engine. Events go to `sink`; `Step::Book` calls
+/// `on_book`. Returns `false` for steps that only print.
+pub fn apply<R: PreTradeCheck>(
+    engine: &mut Engine<R>,
+    step: &TimedStep,
+    sink: &mut impl EventSink,
+) -> bool {
+    match &step.step {
+        Step::Instrument(i) => {
+            engine.add_instrument(*i);
+        }
+        Step::Account(a) => {
+            engine.add_account(*a);
+        }
+        Step::Input(input) => engine.process(step.time, input, sink),
+        Step::EdgeReject { order, cmd, reason } => sink.emit(&Event {
+            seq: Seq(0),
+            time: engine.now().max(step.time),
+            kind: EventKind::Rejected { order: *order, cmd: *cmd, reason: *reason },
+        }),
+        Step::Book { .. } => return false,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("09:30:00"), Ok(Nanos(34_200_000_000_000)));
+        assert_eq!(parse_time("09:30:00.5"), Ok(Nanos(34_200_500_000_000)));
+        assert!(parse_time("9:30:00").is_err());
+        assert!(parse_time("24:00:00").is_err());
+        assert!(parse_time("09:30:00.1234567890").is_err());
+    }
+
+    #[test]
+    fn bad_lines_name_the_problem() {
+        let mut p = Parser::new();
+        p.parse_line("instrument X tick=0.01 lot=1").unwrap();
+        p.parse_line("account A cash=1000").unwrap();
+        let e = p.parse_line("new A 1 X buy limit px=1").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.msg.contains("qty="), "{e}");
+        let e = p.parse_line("frobnicate").unwrap_err();
+        assert!(e.msg.contains("unknown command"), "{e}");
+        let e = p.parse_line("new A 1 X buy limit qty=abc px=1").unwrap_err();
+        assert!(e.msg.contains("not a number"), "{e}");
+        let e = p.parse_line("new A 1 X buy stop qty=1 stop=1").unwrap_err();
+        assert!(e.msg.starts_with("not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn bad_numbers_are_edge_rejects() {
+        let mut p = Parser::new();
+        p.parse_all("instrument X tick=0.05 lot=10\naccount A cash=1\n").unwrap();
+        let r = |p: &mut Parser, l: &str| match p.parse_line(l).unwrap().unwrap().step {
+            Step::EdgeReject { reason, .. } => reason,
+            s => panic!("{s:?}"),
+        };
+        assert_eq!(r(&mut p, "new A 1 X buy limit qty=10 px=1.07"), RejectReason::OffTick);
+        assert_eq!(r(&mut p, "new A 2 X buy limit qty=10 px=1.051"), RejectReason::OffTick);
+        assert_eq!(r(&mut p, "new A 3 X buy limit qty=15 px=1.05"), RejectReason::OffLot);
+        assert_eq!(r(&mut p, "new A 4 X buy limit qty=-10 px=1.05"), RejectReason::InvalidQty);
+        assert_eq!(r(&mut p, "new A 5 X buy limit qty=10 px=-1"), RejectReason::InvalidPrice);
+        assert_eq!(r(&mut p, "new A 6 X buy limit qty=10 px=99999999999999999999999"), RejectReason::PriceTooLarge);
+        assert_eq!(r(&mut p, "new A 7 X buy limit qty=99999999999999999999990 px=1"), RejectReason::QtyTooLarge);
+    }
+}
