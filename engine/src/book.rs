@@ -1,7 +1,7 @@
 //! Order storage and price levels.
 //!
 //! - [`Arena`]: every working order lives in a slot of a chunked arena
-//!   (chunks of 4096 orders, 96 bytes each), addressed by a `u32` slot and
+//!   (chunks of 1024 orders, 80 bytes each), addressed by a `u32` slot and
 //!   recycled through a free list. Chunks are only added when the number of
 //!   working orders reaches a new high, so a steady state never allocates,
 //!   and memory follows the peak, not the history.
@@ -23,7 +23,8 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// Flag: post-only.
 pub(crate) const FLAG_POST_ONLY: u8 = 1;
 
-/// A working order. `#[repr(C)]`, 96 bytes.
+/// A working order. `#[repr(C)]`, 80 bytes. (Reserve display sizes, stop
+/// prices and expiries, which few orders carry, belong in side tables.)
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Order {
@@ -37,10 +38,6 @@ pub(crate) struct Order {
     pub filled: i64,
     /// The part shown in the book.
     pub shown: i64,
-    /// Display size of a reserve order, 0 for a plain order.
-    pub display: i64,
-    /// Stop price or expiry, by order type.
-    pub aux: i64,
     pub prev: u32,
     pub next: u32,
     pub acct_prev: u32,
@@ -54,7 +51,7 @@ pub(crate) struct Order {
     pub flags: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<Order>() == 96);
+const _: () = assert!(core::mem::size_of::<Order>() == 80);
 
 impl Order {
     pub(crate) const EMPTY: Order = Order {
@@ -64,8 +61,6 @@ impl Order {
         leaves: 0,
         filled: 0,
         shown: 0,
-        display: 0,
-        aux: 0,
         prev: NIL,
         next: NIL,
         acct_prev: NIL,
@@ -80,7 +75,7 @@ impl Order {
     };
 }
 
-const CHUNK_BITS: u32 = 12;
+const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 

@@ -22,11 +22,13 @@ use crate::types::*;
 pub struct EngineConfig {
     /// Working orders preallocated (the arena and the id map grow past it).
     pub order_capacity: usize,
+    /// Price levels preallocated per book side (grows past it).
+    pub levels_per_side: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { order_capacity: 4096 }
+        EngineConfig { order_capacity: 4096, levels_per_side: 64 }
     }
 }
 
@@ -54,6 +56,7 @@ pub struct Engine<R: PreTradeCheck> {
     now: Nanos,
     next_order_id: u64,
     next_trade_id: u64,
+    levels_per_side: usize,
     instruments: Vec<Instrument>,
     books: Vec<Book>,
     accounts: Vec<Account>,
@@ -79,6 +82,7 @@ impl<R: PreTradeCheck> Engine<R> {
             now: Nanos(0),
             next_order_id: 1,
             next_trade_id: 1,
+            levels_per_side: config.levels_per_side,
             instruments: Vec::new(),
             books: Vec::new(),
             accounts: Vec::new(),
@@ -91,7 +95,8 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Adds an instrument (configuration, not the hot path).
     pub fn add_instrument(&mut self, instrument: Instrument) -> SymbolId {
         self.instruments.push(instrument);
-        self.books.push(Book::default());
+        let n = self.levels_per_side;
+        self.books.push(Book { sides: [Vec::with_capacity(n), Vec::with_capacity(n)] });
         SymbolId((self.instruments.len() - 1) as u32)
     }
 
@@ -146,6 +151,7 @@ impl<R: PreTradeCheck> Engine<R> {
     }
 
     /// Best bid and best ask.
+    #[allow(clippy::type_complexity, reason = "a plain (bid, ask) pair of (price, qty) reads best as is")]
     pub fn top(&self, sym: SymbolId) -> (Option<(Price, Qty)>, Option<(Price, Qty)>) {
         (self.levels(sym, Side::Buy).next(), self.levels(sym, Side::Sell).next())
     }
@@ -226,6 +232,8 @@ impl<R: PreTradeCheck> Engine<R> {
         if let Err(r) = self.validate_new(o) {
             return self.reject(out, oref, CmdKind::New, r);
         }
+        // The order may rest: start loading its id-map bucket now.
+        self.live.touch(hash_key(o.acct.0, o.clid.0));
         // From here the client order id counts as used today.
         self.accounts[o.acct.0 as usize].used.insert(o.clid.0);
         let chk = OrderCheck {
@@ -297,8 +305,6 @@ impl<R: PreTradeCheck> Engine<R> {
             leaves,
             filled: o.qty.lots() - leaves,
             shown: leaves,
-            display: 0,
-            aux: 0,
             prev: NIL,
             next: NIL,
             acct_prev: NIL,
@@ -772,7 +778,7 @@ impl<R: PreTradeCheck> Engine<R> {
         for a in &self.accounts {
             h.u64(a.spec.stp as u64);
             h.u64(u64::from(a.open));
-            for &(lo, hi) in a.used.ranges() {
+            for (lo, hi) in a.used.ranges() {
                 h.u64(lo);
                 h.u64(hi);
             }
@@ -793,8 +799,6 @@ impl<R: PreTradeCheck> Engine<R> {
         h.u64(o.leaves as u64);
         h.u64(o.filled as u64);
         h.u64(o.shown as u64);
-        h.u64(o.display as u64);
-        h.u64(o.aux as u64);
         h.u64(u64::from(o.acct) | u64::from(o.sym) << 32);
         h.u64(o.side as u64 | (o.tif as u64) << 8 | (o.ord_type as u64) << 16 | u64::from(o.flags) << 24);
     }

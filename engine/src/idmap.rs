@@ -70,6 +70,13 @@ impl LiveMap {
         }
     }
 
+    /// Loads the home bucket of `tag` so that a later insert or lookup finds
+    /// it in cache: issued early, the load's miss overlaps other work.
+    #[inline]
+    pub(crate) fn touch(&self, tag: u32) {
+        std::hint::black_box(self.table[tag as usize & self.mask]);
+    }
+
     /// Inserts a key known to be absent.
     #[inline]
     pub(crate) fn insert(&mut self, tag: u32, slot: u32) {
@@ -134,63 +141,81 @@ impl LiveMap {
 }
 
 /// Client order ids used by one account today.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The highest range is kept inline (no pointer to chase on the common
+/// path); older ranges live in a sorted vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ClidSet {
-    /// Sorted, disjoint, non-adjacent inclusive ranges.
-    ranges: Vec<(u64, u64)>,
+    /// The highest range; empty when `lo > hi`.
+    last: (u64, u64),
+    /// Sorted, disjoint, non-adjacent inclusive ranges below `last`.
+    older: Vec<(u64, u64)>,
+}
+
+impl Default for ClidSet {
+    fn default() -> Self {
+        ClidSet { last: (1, 0), older: Vec::new() }
+    }
 }
 
 impl ClidSet {
     #[inline]
+    fn is_empty(&self) -> bool {
+        self.last.0 > self.last.1
+    }
+
+    #[inline]
     pub(crate) fn contains(&self, c: u64) -> bool {
-        match self.ranges.last() {
-            None => false,
-            Some(&(_, hi)) if c > hi => false,
-            Some(&(lo, _)) if c >= lo => true,
-            _ => {
-                let i = self.ranges.partition_point(|&(_, hi)| hi < c);
-                i < self.ranges.len() && self.ranges[i].0 <= c
-            }
+        if self.is_empty() || c > self.last.1 {
+            return false;
         }
+        if c >= self.last.0 {
+            return true;
+        }
+        let i = self.older.partition_point(|&(_, hi)| hi < c);
+        i < self.older.len() && self.older[i].0 <= c
     }
 
     /// Adds `c` (which must be absent).
     #[inline]
     pub(crate) fn insert(&mut self, c: u64) {
-        if let Some(last) = self.ranges.last_mut() {
-            if c > last.1 {
-                if c == last.1 + 1 {
-                    last.1 = c;
-                } else {
-                    self.ranges.push((c, c));
-                }
-                return;
+        if self.is_empty() {
+            self.last = (c, c);
+        } else if c > self.last.1 {
+            if c == self.last.1 + 1 {
+                self.last.1 = c;
+            } else {
+                self.older.push(self.last);
+                self.last = (c, c);
             }
         } else {
-            self.ranges.push((c, c));
-            return;
+            self.insert_slow(c);
         }
-        self.insert_slow(c);
     }
 
     #[cold]
     fn insert_slow(&mut self, c: u64) {
-        let i = self.ranges.partition_point(|&(_, hi)| hi < c);
-        let joins_prev = i > 0 && self.ranges[i - 1].1 + 1 == c;
-        let joins_next = i < self.ranges.len() && c + 1 == self.ranges[i].0;
+        let v = &mut self.older;
+        v.push(self.last);
+        let i = v.partition_point(|&(_, hi)| hi < c);
+        let joins_prev = i > 0 && v[i - 1].1 + 1 == c;
+        let joins_next = i < v.len() && c + 1 == v[i].0;
         match (joins_prev, joins_next) {
             (true, true) => {
-                self.ranges[i - 1].1 = self.ranges[i].1;
-                self.ranges.remove(i);
+                v[i - 1].1 = v[i].1;
+                v.remove(i);
             }
-            (true, false) => self.ranges[i - 1].1 = c,
-            (false, true) => self.ranges[i].0 = c,
-            (false, false) => self.ranges.insert(i, (c, c)),
+            (true, false) => v[i - 1].1 = c,
+            (false, true) => v[i].0 = c,
+            (false, false) => v.insert(i, (c, c)),
         }
+        self.last = v.pop().unwrap_or((1, 0));
     }
 
-    pub(crate) fn ranges(&self) -> &[(u64, u64)] {
-        &self.ranges
+    /// Every range, ascending.
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let last = if self.is_empty() { None } else { Some(self.last) };
+        self.older.iter().copied().chain(last)
     }
 }
 
@@ -210,7 +235,8 @@ mod tests {
                 if m.insert(c) {
                     s.insert(c);
                 }
-                for w in s.ranges.windows(2) {
+                let r: Vec<_> = s.ranges().collect();
+                for w in r.windows(2) {
                     prop_assert!(w[0].1 + 1 < w[1].0);
                 }
             }

@@ -466,7 +466,6 @@ impl Parser {
         }
         if self.syms.known(sym_id) && self.accts.known(acct.0) {
             let ins = self.instruments[sym_id as usize];
-            self.clid_sym.insert((acct.0, clid.0), sym_id);
             if let Some(p) = o.get("px") {
                 match ins.parse_price(p) {
                     Ok(v) => new.price = v,
@@ -476,6 +475,17 @@ impl Parser {
             match ins.parse_qty(qty_text) {
                 Ok(v) => new.qty = v,
                 Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: qty_reason(e)? }),
+            }
+            // Remember the order's symbol to convert a later replace's price:
+            // only for the first `new` of this clid that the engine will not
+            // reject as invalid (the one the engine knows; later ones are
+            // duplicates, and must not change how a replace is read).
+            let invalid = new.qty.is_zero()
+                || (ord_type == OrdType::Limit && new.price.is_none())
+                || (ord_type == OrdType::Market && (!new.price.is_none() || new.post_only))
+                || (new.post_only && matches!(tif, Tif::Ioc | Tif::Fok));
+            if !invalid {
+                self.clid_sym.entry((acct.0, clid.0)).or_insert(sym_id);
             }
         } else {
             // The engine rejects the unknown account or symbol; numbers

@@ -1,0 +1,758 @@
+//! `optix bench engine`: single-threaded engine throughput, sampled service
+//! time, memory per resting order and steady-state allocations.
+//!
+//! Method:
+//! - The command stream is generated first (untimed). Workloads that act on
+//!   existing orders (cancel, replace) are generated against a shadow engine
+//!   so they name orders that really exist, like a client that tracks its
+//!   own orders.
+//! - The timed engine then processes the stream in batches of
+//!   [`BATCH`] commands; throughput is the number of commands over the sum of
+//!   batch times (two clock reads per batch, none per command).
+//! - Service time: one command in [`SAMPLE_EVERY`] is timed on its own with
+//!   two clock reads; the measured cost of a clock read pair is subtracted;
+//!   the samples go into an HdrHistogram.
+//! - The first [`WARMUP_PCT`] percent of the stream is a warm-up, processed
+//!   but not measured; allocations are counted over the measured rest.
+//! - Memory: live heap bytes are read before the engine is built and at the
+//!   end of every batch (the allocator's peak); bytes per resting order =
+//!   (peak heap - heap before the engine) / peak resting orders.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use optix_engine::scenario::{apply, Parser, Step, TimedStep};
+use optix_engine::*;
+use serde::Serialize;
+
+use crate::alloc;
+
+/// Commands per timed batch.
+pub const BATCH: usize = 1024;
+/// One command in this many is timed on its own.
+pub const SAMPLE_EVERY: usize = 16;
+/// Warm-up share of the stream, in percent.
+pub const WARMUP_PCT: u64 = 10;
+
+/// The order flow to benchmark.
+pub enum Flow {
+    /// Seeded mixed flow over many symbols and accounts.
+    Mixed,
+    /// Liquibook's add-only performance-test stream.
+    Liquibook,
+    /// exchange-core's latency-test mix.
+    ExchangeCore,
+    /// The commands of a scenario script, `repeat` times through fresh engines.
+    Script {
+        /// The script text.
+        text: String,
+        /// Repetitions.
+        repeat: u64,
+    },
+}
+
+/// Options.
+pub struct Opts {
+    /// The flow.
+    pub flow: Flow,
+    /// Commands measured (generated workloads; warm-up comes on top).
+    pub commands: u64,
+    /// Generator seed.
+    pub seed: u64,
+}
+
+/// Errors of the harness.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The script does not parse.
+    #[error("script: {0}")]
+    Script(#[from] optix_engine::scenario::ScriptError),
+    /// A histogram error.
+    #[error("histogram: {0}")]
+    Histogram(String),
+    /// Bad options.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// Results. Field names are the `--json` keys.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Workload name.
+    pub workload: String,
+    /// The pre-trade check in use.
+    pub check: String,
+    /// Commands measured.
+    pub commands: u64,
+    /// Seconds spent processing them (sum of batch times).
+    pub seconds: f64,
+    /// Throughput.
+    pub commands_per_sec: f64,
+    /// Median service time, ns.
+    pub p50_ns: u64,
+    /// 99th percentile service time, ns.
+    pub p99_ns: u64,
+    /// 99.9th percentile service time, ns.
+    pub p999_ns: u64,
+    /// Largest sampled service time, ns.
+    pub max_ns: u64,
+    /// Service-time samples taken.
+    pub samples: u64,
+    /// Measured cost of the clock-read pair subtracted from each sample, ns.
+    pub clock_overhead_ns: u64,
+    /// Most orders resting at once.
+    pub resting_peak: u64,
+    /// Resting orders at the end.
+    pub resting_end: u64,
+    /// Heap growth per resting order at the peak, bytes.
+    pub bytes_per_order: f64,
+    /// Heap allocations during the measured part.
+    pub steady_state_allocs: u64,
+    /// Events emitted during the measured part.
+    pub events: u64,
+    /// Trades during the measured part.
+    pub trades: u64,
+    /// Share of measured commands that traded at least once, percent.
+    pub trading_pct: f64,
+    /// Whether the counting allocator was installed (memory figures valid).
+    pub alloc_counted: bool,
+}
+
+impl Report {
+    /// Prints a human-readable table.
+    pub fn print_table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "optix bench engine: workload {} (check: {})", self.workload, self.check)?;
+        writeln!(w, "  commands            {:>14}", self.commands)?;
+        writeln!(w, "  seconds             {:>14.3}", self.seconds)?;
+        writeln!(w, "  commands/s          {:>14.0}", self.commands_per_sec)?;
+        writeln!(
+            w,
+            "  service time ns     p50 {}  p99 {}  p99.9 {}  max {}  ({} samples, clock {} ns subtracted)",
+            self.p50_ns, self.p99_ns, self.p999_ns, self.max_ns, self.samples, self.clock_overhead_ns
+        )?;
+        writeln!(w, "  resting orders      peak {}  end {}", self.resting_peak, self.resting_end)?;
+        if self.alloc_counted {
+            writeln!(w, "  bytes/resting order {:>14.1}", self.bytes_per_order)?;
+            writeln!(w, "  steady-state allocs {:>14}", self.steady_state_allocs)?;
+        } else {
+            writeln!(w, "  memory figures unavailable: the counting allocator is not installed")?;
+        }
+        writeln!(
+            w,
+            "  events {}  trades {}  commands trading {:.1}%",
+            self.events, self.trades, self.trading_pct
+        )
+    }
+}
+
+/// A sink that counts events and trades and notes whether the current
+/// command traded.
+#[derive(Default)]
+struct BenchSink {
+    events: u64,
+    trades: u64,
+    traded_cmds: u64,
+    last_seq: u64,
+}
+
+impl EventSink for BenchSink {
+    #[inline]
+    fn emit(&mut self, e: &Event) {
+        self.events += 1;
+        if let EventKind::Traded { .. } = e.kind {
+            self.trades += 1;
+            if e.seq.0 != self.last_seq {
+                self.last_seq = e.seq.0;
+                self.traded_cmds += 1;
+            }
+        }
+    }
+}
+
+/// splitmix64: small, seeded, deterministic.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+    /// Next 64 random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+    /// Uniform in `lo..=hi`.
+    #[inline]
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    /// True with probability `pct`/100.
+    #[inline]
+    pub fn pct(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+}
+
+/// A generated command stream and the engine set-up it needs.
+pub struct Stream {
+    /// Instruments to add, in order.
+    pub instruments: Vec<Instrument>,
+    /// Accounts to add, in order.
+    pub accounts: Vec<AccountSpec>,
+    /// The commands, each with its ingress time.
+    pub inputs: Vec<(Nanos, Input)>,
+}
+
+fn new_order(acct: u32, clid: u64, sym: u32, side: Side, tif: Tif, price: i64, qty: i64) -> NewOrder {
+    NewOrder {
+        acct: AccountId(acct),
+        clid: ClientOrderId(clid),
+        sym: SymbolId(sym),
+        side,
+        ord_type: OrdType::Limit,
+        tif,
+        price: Price::from_ticks(price),
+        stop_price: Price::NONE,
+        qty: Qty::from_lots(qty),
+        display: Qty::ZERO,
+        expire: Nanos(0),
+        post_only: false,
+    }
+}
+
+/// The live orders a generator knows of, kept exact by reading the shadow
+/// engine's events.
+struct Tracker {
+    live: Vec<(u32, u64, u32, Side, i64)>,
+    index: std::collections::HashMap<(u32, u64), usize>,
+}
+
+impl Tracker {
+    fn new() -> Self {
+        Tracker { live: Vec::new(), index: std::collections::HashMap::new() }
+    }
+    fn add(&mut self, acct: u32, clid: u64, sym: u32, side: Side, px: i64) {
+        self.index.insert((acct, clid), self.live.len());
+        self.live.push((acct, clid, sym, side, px));
+    }
+    fn remove(&mut self, acct: u32, clid: u64) {
+        if let Some(i) = self.index.remove(&(acct, clid)) {
+            self.live.swap_remove(i);
+            if i < self.live.len() {
+                let (a, c, ..) = self.live[i];
+                self.index.insert((a, c), i);
+            }
+        }
+    }
+    fn set_px(&mut self, acct: u32, clid: u64, px: i64) {
+        if let Some(&i) = self.index.get(&(acct, clid)) {
+            self.live[i].4 = px;
+        }
+    }
+    /// Applies the shadow engine's events of one command.
+    fn observe(&mut self, events: &[Event], new: Option<&NewOrder>) {
+        for e in events {
+            match e.kind {
+                EventKind::Accepted { order, sym, side, price, .. } => {
+                    if new.is_some() {
+                        self.add(order.acct.0, order.clid.0, sym.0, side, price.ticks());
+                    }
+                }
+                EventKind::Filled { order, leaves, .. } if leaves.is_zero() => {
+                    self.remove(order.acct.0, order.clid.0);
+                }
+                EventKind::Cancelled { order, .. } => self.remove(order.acct.0, order.clid.0),
+                EventKind::Replaced { order, price, .. } => self.set_px(order.acct.0, order.clid.0, price.ticks()),
+                _ => {}
+            }
+        }
+    }
+}
+
+struct Gen {
+    rng: Rng,
+    shadow: Engine<Permissive>,
+    tracker: Tracker,
+    next_clid: Vec<u64>,
+    events: Vec<Event>,
+    out: Vec<(Nanos, Input)>,
+    time: u64,
+}
+
+impl Gen {
+    fn new(seed: u64, instruments: &[Instrument], accounts: &[AccountSpec]) -> Self {
+        let mut shadow = Engine::new(EngineConfig::default(), Permissive);
+        for i in instruments {
+            shadow.add_instrument(*i);
+        }
+        for a in accounts {
+            shadow.add_account(*a);
+        }
+        Gen {
+            rng: Rng::new(seed),
+            shadow,
+            tracker: Tracker::new(),
+            next_clid: vec![1; accounts.len()],
+            events: Vec::with_capacity(1024),
+            out: Vec::new(),
+            time: 34_200_000_000_000,
+        }
+    }
+    fn clid(&mut self, acct: u32) -> u64 {
+        let c = self.next_clid[acct as usize];
+        self.next_clid[acct as usize] += 1;
+        c
+    }
+    fn push(&mut self, input: Input) {
+        self.time += 1_000;
+        let t = Nanos(self.time);
+        self.events.clear();
+        self.shadow.process(t, &input, &mut self.events);
+        let new = match &input {
+            Input::NewOrder(o) => Some(o),
+            _ => None,
+        };
+        self.tracker.observe(&self.events, new);
+        self.out.push((t, input));
+    }
+    fn best(&self, sym: u32, side: Side) -> Option<i64> {
+        self.shadow.levels(SymbolId(sym), side).next().map(|(p, _)| p.ticks())
+    }
+}
+
+/// Mixed flow: 64 symbols, 1,000 accounts; passive adds near the touch,
+/// cancels, price and size replaces, marketable limits sweeping a few
+/// levels, market orders; the resting population held near 150 orders per
+/// symbol and side.
+pub fn mixed(commands: u64, seed: u64) -> Stream {
+    const SYMS: u32 = 64;
+    const ACCTS: u32 = 1_000;
+    const TARGET: usize = 150 * 2 * SYMS as usize;
+    let instruments = vec![Instrument::new("0.01", 1, VenueMode::Clob).expect("valid tick"); SYMS as usize];
+    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let mut g = Gen::new(seed, &instruments, &accounts);
+    let mut mid: Vec<i64> = (0..SYMS).map(|_| 10_000).collect();
+    while (g.out.len() as u64) < commands {
+        let sym = g.rng.below(u64::from(SYMS)) as u32;
+        let acct = g.rng.below(u64::from(ACCTS)) as u32;
+        let side = if g.rng.pct(50) { Side::Buy } else { Side::Sell };
+        // The mid drifts with the touch.
+        if let (Some(b), Some(a)) = (g.best(sym, Side::Buy), g.best(sym, Side::Sell)) {
+            mid[sym as usize] = (b + a) / 2;
+        }
+        let m = mid[sym as usize];
+        let live = g.tracker.live.len();
+        let roll = g.rng.below(100);
+        let add_bias = if live < TARGET { 20 } else { 0 };
+        if roll < 40 + add_bias {
+            // Passive add near the touch.
+            let off = g.rng.range(1, 12);
+            let px = if side == Side::Buy { m - off } else { m + off };
+            let clid = g.clid(acct);
+            let tif = if g.rng.pct(50) { Tif::Day } else { Tif::Gtc };
+            let qty = g.rng.range(1, 100);
+            g.push(Input::NewOrder(new_order(acct, clid, sym, side, tif, px, qty)));
+        } else if roll < 65 && live > 0 {
+            let i = g.rng.below(live as u64) as usize;
+            let (a, c, ..) = g.tracker.live[i];
+            g.push(Input::CancelOrder(CancelOrder { acct: AccountId(a), clid: ClientOrderId(c) }));
+        } else if roll < 80 && live > 0 {
+            let i = g.rng.below(live as u64) as usize;
+            let (a, c, sym, s, px) = g.tracker.live[i];
+            let r = if g.rng.pct(60) {
+                // Move by a few ticks either way, staying passive.
+                let step = g.rng.range(-3, 3);
+                let npx = match s {
+                    Side::Buy => (px + step).min(g.best(sym, Side::Sell).map_or(i64::MAX, |a| a - 1)),
+                    Side::Sell => (px + step).max(g.best(sym, Side::Buy).map_or(1, |b| b + 1)),
+                };
+                ReplaceOrder { acct: AccountId(a), clid: ClientOrderId(c), price: Price::from_ticks(npx.max(1)), qty: Qty::ZERO }
+            } else {
+                ReplaceOrder { acct: AccountId(a), clid: ClientOrderId(c), price: Price::NONE, qty: Qty::from_lots(g.rng.range(1, 100)) }
+            };
+            g.push(Input::ReplaceOrder(r));
+        } else if roll < 95 {
+            // Marketable limit sweeping up to a few levels.
+            let through = g.rng.range(0, 4);
+            let opp = g.best(sym, side.opposite()).unwrap_or(m);
+            let px = if side == Side::Buy { opp + through } else { (opp - through).max(1) };
+            let clid = g.clid(acct);
+            let tif = if g.rng.pct(50) { Tif::Ioc } else { Tif::Day };
+            let qty = g.rng.range(20, 300);
+            g.push(Input::NewOrder(new_order(acct, clid, sym, side, tif, px, qty)));
+        } else {
+            let clid = g.clid(acct);
+            let mut o = new_order(acct, clid, sym, side, Tif::Ioc, 0, g.rng.range(1, 150));
+            o.ord_type = OrdType::Market;
+            o.price = Price::NONE;
+            g.push(Input::NewOrder(o));
+        }
+    }
+    Stream { instruments, accounts, inputs: g.out }
+}
+
+/// Liquibook's performance-test stream: add-only, alternating buy at
+/// 1880 + r and sell at 1884 + r (r uniform in 0..=9), quantity
+/// (1..=10) x 100, one symbol, spread over 1,000 accounts, no self-trade
+/// prevention. Prices are in ticks (tick 1).
+pub fn liquibook(commands: u64, seed: u64) -> Stream {
+    const ACCTS: u32 = 1_000;
+    let instruments = vec![Instrument::new("1", 1, VenueMode::Clob).expect("valid tick")];
+    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let mut rng = Rng::new(seed);
+    let mut next_clid = vec![1u64; ACCTS as usize];
+    let mut inputs = Vec::with_capacity(commands as usize);
+    let mut t = 34_200_000_000_000u64;
+    for i in 0..commands {
+        let acct = rng.below(u64::from(ACCTS)) as u32;
+        let clid = next_clid[acct as usize];
+        next_clid[acct as usize] += 1;
+        let r = rng.range(0, 9);
+        let (side, px) = if i % 2 == 0 { (Side::Buy, 1880 + r) } else { (Side::Sell, 1884 + r) };
+        let qty = rng.range(1, 10) * 100;
+        t += 1_000;
+        inputs.push((Nanos(t), Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px, qty))));
+    }
+    Stream { instruments, accounts, inputs }
+}
+
+/// exchange-core's latency-test mix: one symbol, about 1,000 resting orders
+/// over about 750 price levels, 1,000 accounts; 9% new GTC limits, 3% IOC,
+/// 6% cancels, 82% moves of an existing order's price.
+pub fn exchange_core(commands: u64, seed: u64) -> Stream {
+    const ACCTS: u32 = 1_000;
+    const TARGET: usize = 1_000;
+    let instruments = vec![Instrument::new("1", 1, VenueMode::Clob).expect("valid tick")];
+    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let mut g = Gen::new(seed, &instruments, &accounts);
+    let center = 100_000i64;
+    // Seed the book: about TARGET orders over about 750 levels.
+    while g.tracker.live.len() < TARGET {
+        let acct = g.rng.below(u64::from(ACCTS)) as u32;
+        let side = if g.rng.pct(50) { Side::Buy } else { Side::Sell };
+        let off = g.rng.range(1, 400);
+        let px = if side == Side::Buy { center - off } else { center + off };
+        let clid = g.clid(acct);
+        let q = g.rng.range(1, 100);
+        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px, q)));
+    }
+    let seeded = g.out.len();
+    while ((g.out.len() - seeded) as u64) < commands {
+        let roll = g.rng.below(100);
+        let live = g.tracker.live.len();
+        let acct = g.rng.below(u64::from(ACCTS)) as u32;
+        let side = if g.rng.pct(50) { Side::Buy } else { Side::Sell };
+        let bid = g.best(0, Side::Buy).unwrap_or(center - 1);
+        let ask = g.best(0, Side::Sell).unwrap_or(center + 1);
+        if roll < 9 || live == 0 {
+            // New GTC limit: mostly passive, sometimes through the touch.
+            let clid = g.clid(acct);
+            let px = if g.rng.pct(8) {
+                if side == Side::Buy { ask + g.rng.range(0, 2) } else { bid - g.rng.range(0, 2) }
+            } else {
+                let off = g.rng.range(1, 400);
+                let mid = (bid + ask) / 2;
+                if side == Side::Buy { mid - off } else { mid + off }
+            };
+            let q = g.rng.range(1, 100);
+        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
+        } else if roll < 12 {
+            let clid = g.clid(acct);
+            let px = if side == Side::Buy { ask + g.rng.range(0, 3) } else { (bid - g.rng.range(0, 3)).max(1) };
+            let q = g.rng.range(1, 100);
+        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Ioc, px, q)));
+        } else if roll < 18 {
+            let i = g.rng.below(live as u64) as usize;
+            let (a, c, ..) = g.tracker.live[i];
+            g.push(Input::CancelOrder(CancelOrder { acct: AccountId(a), clid: ClientOrderId(c) }));
+        } else {
+            // Move: a new price near the old one; sometimes through the touch.
+            let i = g.rng.below(live as u64) as usize;
+            let (a, c, _, s, px) = g.tracker.live[i];
+            let npx = if g.rng.pct(3) {
+                if s == Side::Buy { ask } else { bid }
+            } else {
+                let d = g.rng.range(-20, 20);
+                let p = px + d;
+                // Keep passive: stay on the own side of the book.
+                if s == Side::Buy { p.min(ask - 1) } else { p.max(bid + 1) }
+            };
+            if g.tracker.live.len() < TARGET / 2 && g.rng.pct(50) {
+                // Keep the book populated: replace by a new passive order.
+                let clid = g.clid(acct);
+                let off = g.rng.range(1, 400);
+                let mid = (bid + ask) / 2;
+                let px = if side == Side::Buy { mid - off } else { mid + off };
+                let q = g.rng.range(1, 100);
+        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
+            } else {
+                g.push(Input::ReplaceOrder(ReplaceOrder {
+                    acct: AccountId(a),
+                    clid: ClientOrderId(c),
+                    price: Price::from_ticks(npx.max(1)),
+                    qty: Qty::ZERO,
+                }));
+            }
+        }
+    }
+    // The seeding adds are part of the stream, before the warm-up ends.
+    Stream { instruments, accounts, inputs: g.out }
+}
+
+/// Measures the cost of a back-to-back pair of clock reads (median of many).
+fn clock_overhead_ns() -> u64 {
+    let mut v: Vec<u64> = (0..10_001)
+        .map(|_| {
+            let a = Instant::now();
+            let b = Instant::now();
+            (b - a).as_nanos() as u64
+        })
+        .collect();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+struct Measure {
+    seconds: f64,
+    hist: Histogram<u64>,
+    sink: BenchSink,
+    resting_peak: u64,
+    resting_end: u64,
+    peak_heap_growth: usize,
+    allocs: u64,
+    measured: u64,
+}
+
+/// Runs `inputs[warmup..]` timed, after `inputs[..warmup]` untimed, through
+/// `engine`.
+fn measure<R: PreTradeCheck>(
+    engine: &mut Engine<R>,
+    inputs: &[(Nanos, Input)],
+    warmup: usize,
+    heap_before: usize,
+    overhead: u64,
+) -> Result<Measure, BenchError> {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))?;
+    let mut sink = BenchSink::default();
+    let mut resting_peak = 0u64;
+    for (t, i) in &inputs[..warmup] {
+        engine.process(*t, i, &mut sink);
+    }
+    resting_peak = resting_peak.max(engine.resting_orders() as u64);
+    sink = BenchSink::default();
+    let allocs_before = alloc::snapshot().allocs;
+    let mut total = std::time::Duration::ZERO;
+    let mut samples = Vec::with_capacity(BATCH / SAMPLE_EVERY + 1);
+    for batch in inputs[warmup..].chunks(BATCH) {
+        samples.clear();
+        let start = Instant::now();
+        for (k, (t, i)) in batch.iter().enumerate() {
+            if k % SAMPLE_EVERY == 0 {
+                let a = Instant::now();
+                engine.process(*t, i, &mut sink);
+                let b = Instant::now();
+                samples.push((b - a).as_nanos() as u64);
+            } else {
+                engine.process(*t, i, &mut sink);
+            }
+        }
+        total += start.elapsed();
+        for &s in &samples {
+            hist.saturating_record(s.saturating_sub(overhead).max(1));
+        }
+        resting_peak = resting_peak.max(engine.resting_orders() as u64);
+    }
+    let allocs = alloc::snapshot().allocs - allocs_before;
+    let peak_heap_growth = alloc::snapshot().peak_bytes.saturating_sub(heap_before);
+    Ok(Measure {
+        seconds: total.as_secs_f64(),
+        hist,
+        sink,
+        resting_peak,
+        resting_end: engine.resting_orders() as u64,
+        peak_heap_growth,
+        allocs,
+        measured: (inputs.len() - warmup) as u64,
+    })
+}
+
+fn report(workload: &str, m: &Measure, overhead: u64, alloc_counted: bool) -> Report {
+    let h = &m.hist;
+    Report {
+        workload: workload.to_string(),
+        check: "permissive".to_string(),
+        commands: m.measured,
+        seconds: m.seconds,
+        commands_per_sec: m.measured as f64 / m.seconds.max(1e-9),
+        p50_ns: h.value_at_quantile(0.50),
+        p99_ns: h.value_at_quantile(0.99),
+        p999_ns: h.value_at_quantile(0.999),
+        max_ns: h.max(),
+        samples: h.len(),
+        clock_overhead_ns: overhead,
+        resting_peak: m.resting_peak,
+        resting_end: m.resting_end,
+        bytes_per_order: if m.resting_peak == 0 { 0.0 } else { m.peak_heap_growth as f64 / m.resting_peak as f64 },
+        steady_state_allocs: m.allocs,
+        events: m.sink.events,
+        trades: m.sink.trades,
+        trading_pct: 100.0 * m.sink.traded_cmds as f64 / (m.measured.max(1)) as f64,
+        alloc_counted,
+    }
+}
+
+/// Runs the benchmark.
+pub fn run(opts: &Opts) -> Result<Report, BenchError> {
+    if opts.commands == 0 {
+        return Err(BenchError::Options("--commands must be at least 1".into()));
+    }
+    let alloc_counted = alloc::installed();
+    let overhead = clock_overhead_ns();
+    if let Flow::Script { text, repeat } = &opts.flow {
+        return run_script(text, *repeat, overhead, alloc_counted);
+    }
+    let warm = opts.commands * WARMUP_PCT / 100;
+    let total = opts.commands + warm;
+    let (name, stream) = match opts.flow {
+        Flow::Mixed => ("mixed", mixed(total, opts.seed)),
+        // Add-only: the warm-up is part of the growth being measured, so
+        // there is none; every order counts.
+        Flow::Liquibook => ("liquibook", liquibook(opts.commands, opts.seed)),
+        Flow::ExchangeCore => ("exchange-core", exchange_core(total, opts.seed)),
+        Flow::Script { .. } => unreachable!("handled above"),
+    };
+    let warmup = match opts.flow {
+        Flow::Liquibook => 0,
+        _ => stream.inputs.len() - opts.commands as usize,
+    };
+    alloc::reset_peak();
+    let heap_before = alloc::snapshot().live_bytes;
+    let mut engine = Engine::new(EngineConfig::default(), Permissive);
+    for i in &stream.instruments {
+        engine.add_instrument(*i);
+    }
+    for a in &stream.accounts {
+        engine.add_account(*a);
+    }
+    let m = measure(&mut engine, &stream.inputs, warmup, heap_before, overhead)?;
+    Ok(report(name, &m, overhead, alloc_counted))
+}
+
+fn run_script(text: &str, repeat: u64, overhead: u64, alloc_counted: bool) -> Result<Report, BenchError> {
+    let steps: Vec<TimedStep> = Parser::new().parse_all(text)?;
+    let n_inputs = steps.iter().filter(|s| matches!(s.step, Step::Input(_) | Step::EdgeReject { .. })).count() as u64;
+    if n_inputs == 0 {
+        return Err(BenchError::Options("the script has no order commands".into()));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))?;
+    let mut sink = BenchSink::default();
+    let mut total = std::time::Duration::ZERO;
+    let mut resting_peak = 0u64;
+    let mut resting_end = 0u64;
+    let allocs_before = alloc::snapshot().allocs;
+    alloc::reset_peak();
+    let heap_before = alloc::snapshot().live_bytes;
+    for _ in 0..repeat.max(1) {
+        let mut engine = Engine::new(EngineConfig::default(), Permissive);
+        let mut k = 0usize;
+        let start = Instant::now();
+        for s in &steps {
+            if k % SAMPLE_EVERY == 0 && matches!(s.step, Step::Input(_)) {
+                let a = Instant::now();
+                apply(&mut engine, s, &mut sink);
+                let b = Instant::now();
+                hist.saturating_record(((b - a).as_nanos() as u64).saturating_sub(overhead).max(1));
+            } else {
+                apply(&mut engine, s, &mut sink);
+            }
+            k += 1;
+        }
+        total += start.elapsed();
+        resting_peak = resting_peak.max(engine.resting_orders() as u64);
+        resting_end = engine.resting_orders() as u64;
+    }
+    let measured = n_inputs * repeat.max(1);
+    let m = Measure {
+        seconds: total.as_secs_f64(),
+        hist,
+        sink,
+        resting_peak,
+        resting_end,
+        peak_heap_growth: alloc::snapshot().peak_bytes.saturating_sub(heap_before),
+        allocs: alloc::snapshot().allocs - allocs_before,
+        measured,
+    };
+    let mut r = report("script", &m, overhead, alloc_counted);
+    // Every repetition builds a fresh engine, so allocations here are the
+    // set-up cost, not a steady state.
+    r.workload = format!("script x{}", repeat.max(1));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_stream(s: &Stream) -> (u64, u64, usize) {
+        let mut e = Engine::new(EngineConfig::default(), Permissive);
+        for i in &s.instruments {
+            e.add_instrument(*i);
+        }
+        for a in &s.accounts {
+            e.add_account(*a);
+        }
+        let mut sink = BenchSink::default();
+        for (t, i) in &s.inputs {
+            e.process(*t, i, &mut sink);
+        }
+        e.validate().expect("engine invariants hold");
+        (sink.events, sink.trades, e.resting_orders())
+    }
+
+    #[test]
+    fn workloads_are_deterministic_and_trade() {
+        for gen in [mixed as fn(u64, u64) -> Stream, liquibook, exchange_core] {
+            let a = gen(20_000, 7);
+            let b = gen(20_000, 7);
+            assert_eq!(a.inputs, b.inputs);
+            let (events, trades, resting) = run_stream(&a);
+            assert!(events > 20_000 && trades > 100 && resting > 100, "{events} {trades} {resting}");
+        }
+    }
+
+    #[test]
+    fn exchange_core_shape() {
+        let s = exchange_core(50_000, 1);
+        let mut e = Engine::new(EngineConfig::default(), Permissive);
+        e.add_instrument(s.instruments[0]);
+        for a in &s.accounts {
+            e.add_account(*a);
+        }
+        let mut sink = BenchSink::default();
+        let mut news = 0;
+        let mut moves = 0;
+        for (t, i) in &s.inputs {
+            match i {
+                Input::NewOrder(_) => news += 1,
+                Input::ReplaceOrder(_) => moves += 1,
+                _ => {}
+            }
+            e.process(*t, i, &mut sink);
+        }
+        let levels = e.levels(SymbolId(0), Side::Buy).count() + e.levels(SymbolId(0), Side::Sell).count();
+        assert!((500..=1_500).contains(&e.resting_orders()), "resting {}", e.resting_orders());
+        assert!((300..=1_000).contains(&levels), "levels {levels}");
+        assert!(moves > news * 5, "moves {moves} news {news}");
+    }
+}
