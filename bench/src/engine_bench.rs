@@ -138,11 +138,7 @@ impl Report {
         } else {
             writeln!(w, "  memory figures unavailable: the counting allocator is not installed")?;
         }
-        writeln!(
-            w,
-            "  events {}  trades {}  commands trading {:.1}%",
-            self.events, self.trades, self.trading_pct
-        )
+        writeln!(w, "  events {}  trades {}  commands trading {:.1}%", self.events, self.trades, self.trading_pct)
     }
 }
 
@@ -377,9 +373,19 @@ pub fn mixed(commands: u64, seed: u64) -> Stream {
                     Side::Buy => (px + step).min(g.best(sym, Side::Sell).map_or(i64::MAX, |a| a - 1)),
                     Side::Sell => (px + step).max(g.best(sym, Side::Buy).map_or(1, |b| b + 1)),
                 };
-                ReplaceOrder { acct: AccountId(a), clid: ClientOrderId(c), price: Price::from_ticks(npx.max(1)), qty: Qty::ZERO }
+                ReplaceOrder {
+                    acct: AccountId(a),
+                    clid: ClientOrderId(c),
+                    price: Price::from_ticks(npx.max(1)),
+                    qty: Qty::ZERO,
+                }
             } else {
-                ReplaceOrder { acct: AccountId(a), clid: ClientOrderId(c), price: Price::NONE, qty: Qty::from_lots(g.rng.range(1, 100)) }
+                ReplaceOrder {
+                    acct: AccountId(a),
+                    clid: ClientOrderId(c),
+                    price: Price::NONE,
+                    qty: Qty::from_lots(g.rng.range(1, 100)),
+                }
             };
             g.push(Input::ReplaceOrder(r));
         } else if roll < 95 {
@@ -459,19 +465,27 @@ pub fn exchange_core(commands: u64, seed: u64) -> Stream {
             // New GTC limit: mostly passive, sometimes through the touch.
             let clid = g.clid(acct);
             let px = if g.rng.pct(8) {
-                if side == Side::Buy { ask + g.rng.range(0, 2) } else { bid - g.rng.range(0, 2) }
+                if side == Side::Buy {
+                    ask + g.rng.range(0, 2)
+                } else {
+                    bid - g.rng.range(0, 2)
+                }
             } else {
                 let off = g.rng.range(1, 400);
                 let mid = (bid + ask) / 2;
-                if side == Side::Buy { mid - off } else { mid + off }
+                if side == Side::Buy {
+                    mid - off
+                } else {
+                    mid + off
+                }
             };
             let q = g.rng.range(1, 100);
-        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
+            g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
         } else if roll < 12 {
             let clid = g.clid(acct);
             let px = if side == Side::Buy { ask + g.rng.range(0, 3) } else { (bid - g.rng.range(0, 3)).max(1) };
             let q = g.rng.range(1, 100);
-        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Ioc, px, q)));
+            g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Ioc, px, q)));
         } else if roll < 18 {
             let i = g.rng.below(live as u64) as usize;
             let (a, c, ..) = g.tracker.live[i];
@@ -481,12 +495,20 @@ pub fn exchange_core(commands: u64, seed: u64) -> Stream {
             let i = g.rng.below(live as u64) as usize;
             let (a, c, _, s, px) = g.tracker.live[i];
             let npx = if g.rng.pct(3) {
-                if s == Side::Buy { ask } else { bid }
+                if s == Side::Buy {
+                    ask
+                } else {
+                    bid
+                }
             } else {
                 let d = g.rng.range(-20, 20);
                 let p = px + d;
                 // Keep passive: stay on the own side of the book.
-                if s == Side::Buy { p.min(ask - 1) } else { p.max(bid + 1) }
+                if s == Side::Buy {
+                    p.min(ask - 1)
+                } else {
+                    p.max(bid + 1)
+                }
             };
             if g.tracker.live.len() < TARGET / 2 && g.rng.pct(50) {
                 // Keep the book populated: replace by a new passive order.
@@ -495,7 +517,7 @@ pub fn exchange_core(commands: u64, seed: u64) -> Stream {
                 let mid = (bid + ask) / 2;
                 let px = if side == Side::Buy { mid - off } else { mid + off };
                 let q = g.rng.range(1, 100);
-        g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
+                g.push(Input::NewOrder(new_order(acct, clid, 0, side, Tif::Gtc, px.max(1), q)));
             } else {
                 g.push(Input::ReplaceOrder(ReplaceOrder {
                     acct: AccountId(a),
@@ -508,6 +530,10 @@ pub fn exchange_core(commands: u64, seed: u64) -> Stream {
     }
     // The seeding adds are part of the stream, before the warm-up ends.
     Stream { instruments, accounts, inputs: g.out }
+}
+
+fn new_histogram() -> Result<Histogram<u64>, BenchError> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))
 }
 
 /// Measures the cost of a back-to-back pair of clock reads (median of many).
@@ -542,8 +568,9 @@ fn measure<R: PreTradeCheck>(
     warmup: usize,
     heap_before: usize,
     overhead: u64,
+    mut hist: Histogram<u64>,
 ) -> Result<Measure, BenchError> {
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))?;
+    let mut samples = Vec::with_capacity(BATCH / SAMPLE_EVERY + 1);
     let mut sink = BenchSink::default();
     let mut resting_peak = 0u64;
     for (t, i) in &inputs[..warmup] {
@@ -553,7 +580,6 @@ fn measure<R: PreTradeCheck>(
     sink = BenchSink::default();
     let allocs_before = alloc::snapshot().allocs;
     let mut total = std::time::Duration::ZERO;
-    let mut samples = Vec::with_capacity(BATCH / SAMPLE_EVERY + 1);
     for batch in inputs[warmup..].chunks(BATCH) {
         samples.clear();
         let start = Instant::now();
@@ -636,6 +662,9 @@ pub fn run(opts: &Opts) -> Result<Report, BenchError> {
         Flow::Liquibook => 0,
         _ => stream.inputs.len() - opts.commands as usize,
     };
+    // What the harness itself needs is allocated before the heap is read,
+    // so the growth measured is the engine's.
+    let hist = new_histogram()?;
     alloc::reset_peak();
     let heap_before = alloc::snapshot().live_bytes;
     let mut engine = Engine::new(EngineConfig::default(), Permissive);
@@ -645,7 +674,7 @@ pub fn run(opts: &Opts) -> Result<Report, BenchError> {
     for a in &stream.accounts {
         engine.add_account(*a);
     }
-    let m = measure(&mut engine, &stream.inputs, warmup, heap_before, overhead)?;
+    let m = measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?;
     Ok(report(name, &m, overhead, alloc_counted))
 }
 
@@ -655,7 +684,7 @@ fn run_script(text: &str, repeat: u64, overhead: u64, alloc_counted: bool) -> Re
     if n_inputs == 0 {
         return Err(BenchError::Options("the script has no order commands".into()));
     }
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))?;
+    let mut hist = new_histogram()?;
     let mut sink = BenchSink::default();
     let mut total = std::time::Duration::ZERO;
     let mut resting_peak = 0u64;

@@ -233,7 +233,7 @@ impl<R: PreTradeCheck> Engine<R> {
             return self.reject(out, oref, CmdKind::New, r);
         }
         // The order may rest: start loading its id-map bucket now.
-        self.live.touch(hash_key(o.acct.0, o.clid.0));
+        self.live.prefetch(hash_key(o.acct.0, o.clid.0));
         // From here the client order id counts as used today.
         self.accounts[o.acct.0 as usize].used.insert(o.clid.0);
         let chk = OrderCheck {
@@ -292,10 +292,8 @@ impl<R: PreTradeCheck> Engine<R> {
             }
         };
         if let Some(reason) = reason {
-            return self.emit(
-                out,
-                EventKind::Cancelled { order: oref, sym: o.sym, qty: Qty::from_lots(leaves), reason },
-            );
+            return self
+                .emit(out, EventKind::Cancelled { order: oref, sym: o.sym, qty: Qty::from_lots(leaves), reason });
         }
         let slot = self.orders.alloc();
         *self.orders.get_mut(slot) = Order {
@@ -379,6 +377,9 @@ impl<R: PreTradeCheck> Engine<R> {
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
                 let maker_leaves = m.leaves;
                 let maker_done = m.leaves == 0;
+                if maker_done {
+                    self.live.prefetch(hash_key(maker.acct.0, maker.clid.0));
+                }
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
                 l.total -= q;
@@ -391,10 +392,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 };
                 let price = Price::from_ticks(px);
                 let qty = Qty::from_lots(q);
-                self.emit(
-                    out,
-                    EventKind::Traded { trade_id, sym, price, qty, buy, sell, aggressor: Some(side) },
-                );
+                self.emit(out, EventKind::Traded { trade_id, sym, price, qty, buy, sell, aggressor: Some(side) });
                 self.emit(
                     out,
                     EventKind::Filled {
@@ -611,7 +609,12 @@ impl<R: PreTradeCheck> Engine<R> {
         self.emit(out, EventKind::Cancelled { order: oref, sym, qty: Qty::from_lots(o.leaves), reason });
         self.emit(
             out,
-            EventKind::LevelChanged { sym, side: o.side, price: Price::from_ticks(o.price), qty: Qty::from_lots(shown) },
+            EventKind::LevelChanged {
+                sym,
+                side: o.side,
+                price: Price::from_ticks(o.price),
+                qty: Qty::from_lots(shown),
+            },
         );
     }
 
@@ -719,16 +722,27 @@ impl<R: PreTradeCheck> Engine<R> {
             let shown = l.shown;
             return self.emit(
                 out,
-                EventKind::LevelChanged { sym, side: o.side, price: Price::from_ticks(o.price), qty: Qty::from_lots(shown) },
+                EventKind::LevelChanged {
+                    sym,
+                    side: o.side,
+                    price: Price::from_ticks(o.price),
+                    qty: Qty::from_lots(shown),
+                },
             );
         }
         // Price change or more quantity: priority lost, to the back of the new level.
         let shown = self.unlink_level(slot);
         self.emit(
             out,
-            EventKind::LevelChanged { sym, side: o.side, price: Price::from_ticks(o.price), qty: Qty::from_lots(shown) },
+            EventKind::LevelChanged {
+                sym,
+                side: o.side,
+                price: Price::from_ticks(o.price),
+                qty: Qty::from_lots(shown),
+            },
         );
-        let leaves = if crossing { self.match_taker(sym, o.side, new_price, oref, new_leaves, out) } else { new_leaves };
+        let leaves =
+            if crossing { self.match_taker(sym, o.side, new_price, oref, new_leaves, out) } else { new_leaves };
         let n = self.orders.get_mut(slot);
         n.price = new_price;
         n.leaves = leaves;
@@ -854,11 +868,7 @@ impl<R: PreTradeCheck> Engine<R> {
             }
         }
         if resting != self.orders.live() || resting != self.live.len() {
-            return Err(format!(
-                "resting {resting} vs arena {} vs id map {}",
-                self.orders.live(),
-                self.live.len()
-            ));
+            return Err(format!("resting {resting} vs arena {} vs id map {}", self.orders.live(), self.live.len()));
         }
         for (i, a) in self.accounts.iter().enumerate() {
             let (mut n, mut prev, mut s) = (0u32, NIL, a.head);

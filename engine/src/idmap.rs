@@ -70,11 +70,12 @@ impl LiveMap {
         }
     }
 
-    /// Loads the home bucket of `tag` so that a later insert or lookup finds
-    /// it in cache: issued early, the load's miss overlaps other work.
+    /// Starts loading the home bucket of `tag`, so that a later insert,
+    /// lookup or removal finds it in cache: issued early, the miss overlaps
+    /// other work.
     #[inline]
-    pub(crate) fn touch(&self, tag: u32) {
-        std::hint::black_box(self.table[tag as usize & self.mask]);
+    pub(crate) fn prefetch(&self, tag: u32) {
+        optix_ring::prefetch(&self.table[tag as usize & self.mask]);
     }
 
     /// Inserts a key known to be absent.

@@ -17,10 +17,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::check::PreTradeCheck;
 use crate::engine::{AccountSpec, Engine};
 use crate::event::*;
 use crate::reason::RejectReason;
-use crate::check::PreTradeCheck;
 use crate::types::*;
 
 /// Ids given to names used but never declared start here, so the engine
@@ -351,19 +351,39 @@ impl Parser {
                     if let Some(p) = o.get("px") {
                         match ins.parse_price(p) {
                             Ok(v) if v.is_none() => {
-                                return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: RejectReason::InvalidPrice }))
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: RejectReason::InvalidPrice,
+                                }))
                             }
                             Ok(v) => price = v,
-                            Err(e) => return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: price_reason(e)? })),
+                            Err(e) => {
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: price_reason(e)?,
+                                }))
+                            }
                         }
                     }
                     if let Some(q) = o.get("qty") {
                         match ins.parse_qty(q) {
                             Ok(v) if v.is_zero() => {
-                                return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: RejectReason::InvalidQty }))
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: RejectReason::InvalidQty,
+                                }))
                             }
                             Ok(v) => qty = v,
-                            Err(e) => return Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason: qty_reason(e)? })),
+                            Err(e) => {
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: qty_reason(e)?,
+                                }))
+                            }
                         }
                     }
                 }
@@ -538,8 +558,12 @@ impl Parser {
     fn order_fields(&self, o: &mut String, r: &OrderRef) {
         let _ = write!(o, ",\"acct\":");
         json_str(o, self.account_name(r.acct));
-        let _ = write!(o, ",\"clid\":");
-        json_str(o, self.clid_name(r.clid));
+        if r.clid.0 == 0 {
+            o.push_str(",\"clid\":null");
+        } else {
+            o.push_str(",\"clid\":");
+            json_str(o, self.clid_name(r.clid));
+        }
         if r.id.0 == 0 {
             o.push_str(",\"id\":null");
         } else {
@@ -561,7 +585,13 @@ impl Parser {
                 head(o, "accepted");
                 self.order_fields(o, &order);
                 self.sym_field(o, sym);
-                let _ = write!(o, ",\"side\":\"{}\",\"type\":\"{}\",\"tif\":\"{}\"", side.as_str(), ord_type.as_str(), tif.as_str());
+                let _ = write!(
+                    o,
+                    ",\"side\":\"{}\",\"type\":\"{}\",\"tif\":\"{}\"",
+                    side.as_str(),
+                    ord_type.as_str(),
+                    tif.as_str()
+                );
                 if price.is_none() {
                     o.push_str(",\"px\":null");
                 } else {
@@ -577,7 +607,13 @@ impl Parser {
             EventKind::Traded { trade_id, sym, price, qty, buy, sell, aggressor } => {
                 head(o, "trade");
                 self.sym_field(o, sym);
-                let _ = write!(o, ",\"px\":\"{}\",\"qty\":{},\"trade_id\":{}", self.px(sym, price), self.qty(sym, qty), trade_id.0);
+                let _ = write!(
+                    o,
+                    ",\"px\":\"{}\",\"qty\":{},\"trade_id\":{}",
+                    self.px(sym, price),
+                    self.qty(sym, qty),
+                    trade_id.0
+                );
                 let _ = write!(o, ",\"buy\":");
                 json_str(o, &self.order_tag(&buy));
                 let _ = write!(o, ",\"sell\":");
@@ -616,7 +652,13 @@ impl Parser {
                 head(o, "replaced");
                 self.order_fields(o, &order);
                 self.sym_field(o, sym);
-                let _ = write!(o, ",\"px\":\"{}\",\"qty\":{},\"leaves\":{}", self.px(sym, price), self.qty(sym, qty), self.qty(sym, leaves));
+                let _ = write!(
+                    o,
+                    ",\"px\":\"{}\",\"qty\":{},\"leaves\":{}",
+                    self.px(sym, price),
+                    self.qty(sym, qty),
+                    self.qty(sym, leaves)
+                );
             }
             EventKind::Triggered { order, sym, last } => {
                 head(o, "triggered");
@@ -633,7 +675,13 @@ impl Parser {
             EventKind::LevelChanged { sym, side, price, qty } => {
                 head(o, "level");
                 self.sym_field(o, sym);
-                let _ = write!(o, ",\"side\":\"{}\",\"px\":\"{}\",\"qty\":{}", side.as_str(), self.px(sym, price), self.qty(sym, qty));
+                let _ = write!(
+                    o,
+                    ",\"side\":\"{}\",\"px\":\"{}\",\"qty\":{}",
+                    side.as_str(),
+                    self.px(sym, price),
+                    self.qty(sym, qty)
+                );
             }
         }
         o.push('}');
@@ -680,11 +728,7 @@ pub fn json_str(o: &mut String, s: &str) {
 
 /// Applies one step to an engine. Events go to `sink`; `Step::Book` calls
 /// `on_book`. Returns `false` for steps that only print.
-pub fn apply<R: PreTradeCheck>(
-    engine: &mut Engine<R>,
-    step: &TimedStep,
-    sink: &mut impl EventSink,
-) -> bool {
+pub fn apply<R: PreTradeCheck>(engine: &mut Engine<R>, step: &TimedStep, sink: &mut impl EventSink) -> bool {
     match &step.step {
         Step::Instrument(i) => {
             engine.add_instrument(*i);

@@ -396,10 +396,7 @@ pub fn parse_unsigned_scaled(text: &str, scale: u32) -> Result<u128, DecimalErro
     }
     let mut v: u128 = 0;
     for b in int.bytes() {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u128::from(b - b'0')))
-            .ok_or(DecimalError::Overflow)?;
+        v = v.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or(DecimalError::Overflow)?;
         if v > u128::from(u64::MAX) {
             return Err(DecimalError::Overflow);
         }
@@ -407,10 +404,7 @@ pub fn parse_unsigned_scaled(text: &str, scale: u32) -> Result<u128, DecimalErro
     let fb = frac.as_bytes();
     for i in 0..scale as usize {
         let d = fb.get(i).map_or(0, |b| u128::from(b - b'0'));
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(d))
-            .ok_or(DecimalError::Overflow)?;
+        v = v.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(DecimalError::Overflow)?;
     }
     if fb.len() > scale as usize && fb[scale as usize..].iter().any(|&b| b != b'0') {
         return Err(DecimalError::TooManyDecimals);
@@ -462,13 +456,7 @@ impl Instrument {
         if lot_size <= 0 {
             return Err(DecimalError::Negative);
         }
-        Ok(Instrument {
-            decimals: decimals as u8,
-            tick_units,
-            lot_size,
-            mode,
-            ref_price: Price::NONE,
-        })
+        Ok(Instrument { decimals: decimals as u8, tick_units, lot_size, mode, ref_price: Price::NONE })
     }
 
     /// Decimal price text to ticks: rejects negative, too many decimals,

@@ -135,8 +135,7 @@ fn bench_engine(a: &EngineBenchArgs) -> anyhow::Result<()> {
     use optix_bench::engine_bench::{self, Flow, Opts};
     let flow = match (&a.script, a.workload) {
         (Some(path), _) => Flow::Script {
-            text: std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+            text: std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
             repeat: a.repeat,
         },
         (None, Workload::Mixed) => Flow::Mixed,
@@ -155,11 +154,7 @@ fn bench_engine(a: &EngineBenchArgs) -> anyhow::Result<()> {
 }
 
 fn bench_ring(a: &RingBenchArgs) -> anyhow::Result<()> {
-    let opts = optix_bench::ring_bench::Opts {
-        items: a.items,
-        round_trips: a.round_trips,
-        repeat: a.repeat,
-    };
+    let opts = optix_bench::ring_bench::Opts { items: a.items, round_trips: a.round_trips, repeat: a.repeat };
     let report = optix_bench::ring_bench::run(&opts)?;
     let mut out = std::io::stdout().lock();
     if a.json {

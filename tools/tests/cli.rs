@@ -1,0 +1,285 @@
+//! End-to-end tests of `optix scenario`: the built binary on scripts written
+//! to a temporary folder (and on `examples/*.optix`), checking its output
+//! lines, exit codes and error messages.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const OPTIX: &str = env!("CARGO_BIN_EXE_optix");
+
+/// Writes `text` to a fresh file in the test's temporary folder.
+fn script(name: &str, text: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.optix"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn optix(args: &[&str]) -> Output {
+    Command::new(OPTIX).args(args).output().unwrap()
+}
+
+fn scenario(path: &Path, flags: &[&str]) -> Output {
+    let mut args = vec!["scenario", path.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    optix(&args)
+}
+
+fn stdout_lines(o: &Output) -> Vec<String> {
+    String::from_utf8(o.stdout.clone()).unwrap().lines().map(str::to_string).collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// Every line is a JSON object with an `"ev"` string.
+fn assert_json_events(lines: &[String]) {
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v.get("ev").and_then(|e| e.as_str()).is_some(), "no \"ev\": {l}");
+    }
+}
+
+const SMALL: &str = "\
+# two orders that trade, a cancel and a book
+instrument XYZ tick=0.01 lot=1
+account a cash=1000
+account b cash=1000
+at 09:30:00
+new a o1 XYZ buy limit qty=10 px=10.00
+new b o2 XYZ sell limit qty=4 px=9.99   # trades at 10.00
+at 09:30:01.5
+cancel a o1
+book XYZ
+";
+
+#[test]
+fn scenario_prints_one_json_event_per_line() {
+    let o = scenario(&script("small", SMALL), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let lines = stdout_lines(&o);
+    let t0 = r#""time":"09:30:00.000""#;
+    let t1 = r#""time":"09:30:01.500""#;
+    let want = [
+        format!(
+            r#"{{"ev":"accepted","seq":1,{t0},"acct":"a","clid":"o1","id":1,"sym":"XYZ","side":"buy","type":"limit","tif":"day","px":"10.00","qty":10}}"#
+        ),
+        format!(r#"{{"ev":"level","seq":1,{t0},"sym":"XYZ","side":"buy","px":"10.00","qty":10}}"#),
+        format!(
+            r#"{{"ev":"accepted","seq":2,{t0},"acct":"b","clid":"o2","id":2,"sym":"XYZ","side":"sell","type":"limit","tif":"day","px":"9.99","qty":4}}"#
+        ),
+        format!(
+            r#"{{"ev":"trade","seq":2,{t0},"sym":"XYZ","px":"10.00","qty":4,"trade_id":1,"buy":"a/o1","sell":"b/o2","maker":"a/o1","taker":"b/o2"}}"#
+        ),
+        format!(
+            r#"{{"ev":"fill","seq":2,{t0},"acct":"a","clid":"o1","id":1,"sym":"XYZ","side":"buy","px":"10.00","qty":4,"leaves":6,"liq":"maker","fee":"0.00","trade_id":1}}"#
+        ),
+        format!(
+            r#"{{"ev":"fill","seq":2,{t0},"acct":"b","clid":"o2","id":2,"sym":"XYZ","side":"sell","px":"10.00","qty":4,"leaves":0,"liq":"taker","fee":"0.00","trade_id":1}}"#
+        ),
+        format!(r#"{{"ev":"level","seq":2,{t0},"sym":"XYZ","side":"buy","px":"10.00","qty":6}}"#),
+        format!(
+            r#"{{"ev":"cancelled","seq":3,{t1},"acct":"a","clid":"o1","id":1,"sym":"XYZ","qty":6,"reason":"requested"}}"#
+        ),
+        format!(r#"{{"ev":"level","seq":3,{t1},"sym":"XYZ","side":"buy","px":"10.00","qty":0}}"#),
+        r#"{"ev":"book","sym":"XYZ","bids":[],"asks":[]}"#.to_string(),
+    ];
+    assert_eq!(lines, want);
+    assert_json_events(&lines);
+}
+
+#[test]
+fn scenario_renders_rejects_with_reasons() {
+    let text = "instrument XYZ tick=0.05 lot=10\naccount a cash=1\nat 10:00:00\n\
+                new a o1 XYZ buy limit qty=10 px=1.07\n\
+                new a o2 XYZ buy limit qty=0 px=1.05\n\
+                new ghost o3 XYZ buy limit qty=10 px=1.05\n\
+                cancel a o9\n";
+    let o = scenario(&script("rejects", text), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout_lines(&o),
+        [
+            r#"{"ev":"rejected","seq":0,"time":"10:00:00.000","acct":"a","clid":"o1","id":null,"cmd":"new","reason":"off_tick"}"#,
+            r#"{"ev":"rejected","seq":1,"time":"10:00:00.000","acct":"a","clid":"o2","id":null,"cmd":"new","reason":"invalid_qty"}"#,
+            r#"{"ev":"rejected","seq":2,"time":"10:00:00.000","acct":"ghost","clid":"o3","id":null,"cmd":"new","reason":"unknown_account"}"#,
+            r#"{"ev":"rejected","seq":3,"time":"10:00:00.000","acct":"a","clid":"o9","id":null,"cmd":"cancel","reason":"unknown_order"}"#,
+        ]
+    );
+}
+
+const HEADER: &str = "instrument XYZ tick=0.01 lot=1\naccount a cash=1000\nat 09:30:00\n\
+                      new a o1 XYZ buy limit qty=10 px=10.00\n";
+
+/// Runs `HEADER` + `bad` (+ a valid line after it) and checks: exit 2, the
+/// message names line 5 and contains `want`, and the events before the bad
+/// line were printed (and none after it).
+fn assert_bad_line(name: &str, bad: &str, want: &str) {
+    let text = format!("{HEADER}{bad}\nnew a o2 XYZ buy limit qty=1 px=9.00\n");
+    let path = script(name, &text);
+    let o = scenario(&path, &[]);
+    assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("line 5:"), "{bad}: {err}");
+    assert!(err.contains(want), "{bad}: want '{want}' in: {err}");
+    assert!(err.contains(path.to_str().unwrap()), "{bad}: {err}");
+    let lines = stdout_lines(&o);
+    assert_eq!(lines.len(), 2, "{bad}: {lines:?}");
+    assert!(lines[0].contains(r#""clid":"o1""#), "{bad}: {lines:?}");
+}
+
+#[test]
+fn unparseable_lines_exit_2_naming_the_line() {
+    let cases = [
+        ("unknown_command", "frobnicate a o2", "unknown command 'frobnicate'"),
+        ("missing_qty", "new a o2 XYZ buy limit px=10.00", "new needs qty="),
+        ("bad_side", "new a o2 XYZ up limit qty=1 px=10.00", "bad side 'up'"),
+        ("bad_type", "new a o2 XYZ buy iceberg qty=1 px=10.00", "bad order type 'iceberg'"),
+        ("bad_tif", "new a o2 XYZ buy limit qty=1 px=10.00 tif=forever", "bad tif 'forever'"),
+        ("limit_without_px", "new a o2 XYZ buy limit qty=1", "a limit order needs px="),
+        ("qty_not_a_number", "new a o2 XYZ buy limit qty=ten px=10.00", "quantity is not a number"),
+        ("unknown_option", "new a o2 XYZ buy limit qty=1 px=10.00 colour=red", "unknown option 'colour'"),
+        ("bad_time", "at 9:30", "bad time '9:30'"),
+        ("bad_time_hour", "at 25:00:00", "bad time '25:00:00'"),
+        ("time_backwards", "at 09:29:59.999", "before the current time"),
+        ("redeclared", "account a cash=1", "'a' is already declared"),
+        ("book_unknown", "book NOPE", "unknown symbol 'NOPE'"),
+        ("replace_nothing", "replace a o1", "replace needs px= or qty="),
+    ];
+    for (name, bad, want) in cases {
+        assert_bad_line(name, bad, want);
+    }
+}
+
+#[test]
+fn features_not_built_yet_exit_2_not_supported() {
+    let cases = [
+        ("stop", "new a o2 XYZ sell stop qty=1 stop=9.50"),
+        ("stop_limit", "new a o2 XYZ sell stop_limit qty=1 px=9.40 stop=9.50"),
+        ("stop_price", "new a o2 XYZ sell limit qty=1 px=9.40 stop=9.50"),
+        ("display", "new a o2 XYZ sell limit qty=10 px=11.00 display=1"),
+        ("gtd", "new a o2 XYZ sell limit qty=1 px=11.00 tif=gtd expire=10:00:00"),
+        ("opg", "new a o2 XYZ sell limit qty=1 px=11.00 tif=opg"),
+        ("quote", "quote XYZ bid=9.99 ask=10.01"),
+        ("trade", "trade XYZ px=10.00 qty=5"),
+        ("halt", "halt XYZ"),
+        ("kill", "kill a"),
+        ("auction", "auction XYZ open"),
+        ("session_end", "session_end"),
+        ("limits", "limits a max_qty=5"),
+        ("position", "position a XYZ"),
+        ("stp", "account s cash=1 stp=cancel_newest"),
+        ("fees", "account f cash=1 fee_bps=1"),
+        ("paper", "instrument P tick=0.01 mode=paper"),
+    ];
+    for (name, line) in cases {
+        assert_bad_line(&format!("unsupported_{name}"), line, "not supported yet");
+    }
+}
+
+#[test]
+fn missing_file_exits_1() {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/does-not-exist.optix");
+    let o = scenario(&path, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn hash_flag_prints_a_state_hash_that_is_stable_across_runs() {
+    let path = script("hash", SMALL);
+    let a = stdout_lines(&scenario(&path, &["--hash"]));
+    let b = stdout_lines(&scenario(&path, &["--hash"]));
+    assert_eq!(a, b);
+    let last = a.last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(v["ev"], "state_hash");
+    let hash = v["hash"].as_str().unwrap();
+    assert_eq!(hash.len(), 16);
+    assert!(hash.bytes().all(|c| c.is_ascii_hexdigit()), "{hash}");
+    // The hash is only added: the events are the same as without it.
+    let plain = stdout_lines(&scenario(&path, &[]));
+    assert_eq!(&a[..a.len() - 1], &plain[..]);
+    assert_json_events(&a);
+    // A different end state, a different hash (the hash covers the state,
+    // not the history: here o1 is left resting instead of cancelled).
+    let other = script("hash-other", &SMALL.replace("cancel a o1\n", ""));
+    let c = stdout_lines(&scenario(&other, &["--hash"]));
+    assert_ne!(c.last(), a.last());
+}
+
+#[test]
+fn no_levels_flag_drops_level_events_only() {
+    let path = script("no-levels", SMALL);
+    let all = stdout_lines(&scenario(&path, &[]));
+    let o = scenario(&path, &["--no-levels"]);
+    assert_eq!(o.status.code(), Some(0));
+    let some = stdout_lines(&o);
+    let want: Vec<String> = all.iter().filter(|l| !l.contains(r#""ev":"level""#)).cloned().collect();
+    assert!(want.len() < all.len());
+    assert_eq!(some, want);
+}
+
+#[test]
+fn scenario_reads_standard_input_for_dash() {
+    let from_file = scenario(&script("stdin", SMALL), &["--hash"]);
+    let mut child = Command::new(OPTIX)
+        .args(["scenario", "-", "--hash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(SMALL.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout_lines(&o), stdout_lines(&from_file));
+    // A bad line on standard input names the line too.
+    let mut child = Command::new(OPTIX)
+        .args(["scenario", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"instrument X tick=0.01\nbogus\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 2:"), "{}", stderr(&o));
+}
+
+#[test]
+fn basic_example_runs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/basic.optix");
+    let o = scenario(&path, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = stdout_lines(&o);
+    assert_json_events(&lines);
+    assert_eq!(lines.last().unwrap(), r#"{"ev":"book","sym":"AAPL","bids":[["99.98",30]],"asks":[]}"#);
+}
+
+#[test]
+fn every_example_runs_with_exit_0() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "optix") {
+            let o = scenario(&path, &["--hash"]);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", path.display(), stderr(&o));
+            assert_eq!(stderr(&o), "", "{}", path.display());
+            let lines = stdout_lines(&o);
+            assert!(lines.len() > 1, "{}", path.display());
+            assert_json_events(&lines);
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    assert!(seen.len() >= 4, "{seen:?}");
+    assert!(seen.contains(&"basic.optix".to_string()), "{seen:?}");
+}
