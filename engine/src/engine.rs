@@ -156,6 +156,25 @@ impl<R: PreTradeCheck> Engine<R> {
         (self.levels(sym, Side::Buy).next(), self.levels(sym, Side::Sell).next())
     }
 
+    /// Starts loading the memory a later [`Engine::process`] of `input` will
+    /// touch first (the id-map bucket of its client order id). A caller that
+    /// holds a batch of inputs (the matcher draining a ring, the benchmark)
+    /// calls it a few inputs ahead, so cache misses overlap the work in
+    /// between. A hint only: it changes no state.
+    #[inline]
+    pub fn prefetch(&self, input: &Input) {
+        let (acct, clid) = match input {
+            Input::NewOrder(o) => (o.acct, o.clid),
+            Input::CancelOrder(c) => (c.acct, c.clid),
+            Input::ReplaceOrder(r) => (r.acct, r.clid),
+            Input::MassCancel(_) | Input::Tick => return,
+        };
+        self.live.prefetch(hash_key(acct.0, clid.0));
+        if let Some(a) = self.accounts.get(acct.0 as usize) {
+            optix_ring::prefetch(a);
+        }
+    }
+
     /// Processes one input at ingress time `time`.
     pub fn process(&mut self, time: Nanos, input: &Input, out: &mut impl EventSink) {
         self.seq += 1;

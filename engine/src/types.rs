@@ -167,7 +167,7 @@ impl fmt::Display for Nanos {
         let secs = ns / 1_000_000_000;
         let sub = ns % 1_000_000_000;
         let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-        if sub % 1_000_000 == 0 {
+        if sub.is_multiple_of(1_000_000) {
             write!(f, "{h:02}:{m:02}:{s:02}.{:03}", sub / 1_000_000)
         } else {
             write!(f, "{h:02}:{m:02}:{s:02}.{sub:09}")
