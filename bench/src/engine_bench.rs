@@ -34,7 +34,7 @@ pub const BATCH: usize = 1024;
 pub const SAMPLE_EVERY: usize = 16;
 /// How many commands ahead the harness calls `Engine::prefetch`, as the
 /// matcher does over a batch drained from its ring.
-pub const PREFETCH_AHEAD: usize = 4;
+pub const PREFETCH_AHEAD: usize = 8;
 /// Warm-up share of the stream, in percent.
 pub const WARMUP_PCT: u64 = 10;
 
@@ -585,14 +585,13 @@ fn measure<R: PreTradeCheck>(
     sink = BenchSink::default();
     let allocs_before = alloc::snapshot().allocs;
     let mut total = std::time::Duration::ZERO;
-    let ahead_n: usize = std::env::var("PF").ok().and_then(|v| v.parse().ok()).unwrap_or(PREFETCH_AHEAD);
     for batch in inputs[warmup..].chunks(BATCH) {
         samples.clear();
         let start = Instant::now();
         for (k, (t, i)) in batch.iter().enumerate() {
-            if ahead_n > 0 { if let Some((_, ahead)) = batch.get(k + ahead_n) {
+            if let Some((_, ahead)) = batch.get(k + PREFETCH_AHEAD) {
                 engine.prefetch(ahead);
-            } }
+            }
             if k.is_multiple_of(SAMPLE_EVERY) {
                 let a = Instant::now();
                 engine.process(*t, i, &mut sink);
