@@ -365,18 +365,28 @@ pub fn mixed(commands: u64, seed: u64) -> Stream {
             let qty = g.rng.range(1, 100);
             g.push(Input::NewOrder(new_order(acct, clid, sym, side, tif, px, qty)));
         } else if roll < 65 && live > 0 {
+            // Of two random working orders, cancel the one further from its
+            // market: quoters pull stale orders first.
             let i = g.rng.below(live as u64) as usize;
-            let (a, c, ..) = g.tracker.live[i];
+            let j = g.rng.below(live as u64) as usize;
+            let dist = |k: usize| {
+                let (_, _, s, _, px) = g.tracker.live[k];
+                (px - mid[s as usize]).abs()
+            };
+            let pick = if dist(j) > dist(i) { j } else { i };
+            let (a, c, ..) = g.tracker.live[pick];
             g.push(Input::CancelOrder(CancelOrder { acct: AccountId(a), clid: ClientOrderId(c) }));
         } else if roll < 80 && live > 0 {
             let i = g.rng.below(live as u64) as usize;
             let (a, c, sym, s, px) = g.tracker.live[i];
             let r = if g.rng.pct(60) {
-                // Move by a few ticks either way, staying passive.
+                // Move by a few ticks either way, staying passive and
+                // within 20 ticks of the mid (quoters pull stale prices in).
                 let step = g.rng.range(-3, 3);
+                let m = mid[sym as usize];
                 let npx = match s {
-                    Side::Buy => (px + step).min(g.best(sym, Side::Sell).map_or(i64::MAX, |a| a - 1)),
-                    Side::Sell => (px + step).max(g.best(sym, Side::Buy).map_or(1, |b| b + 1)),
+                    Side::Buy => (px + step).max(m - 20).min(g.best(sym, Side::Sell).map_or(i64::MAX, |a| a - 1)),
+                    Side::Sell => (px + step).min(m + 20).max(g.best(sym, Side::Buy).map_or(1, |b| b + 1)),
                 };
                 ReplaceOrder {
                     acct: AccountId(a),
