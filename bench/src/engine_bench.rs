@@ -138,7 +138,11 @@ impl Report {
         if self.alloc_counted {
             writeln!(w, "  bytes/resting order {:>14.1}", self.bytes_per_order)?;
             if self.workload.starts_with("script") {
-                writeln!(w, "  allocations         {:>14}  (each repetition builds a fresh engine)", self.steady_state_allocs)?;
+                writeln!(
+                    w,
+                    "  allocations         {:>14}  (each repetition builds a fresh engine)",
+                    self.steady_state_allocs
+                )?;
             } else {
                 writeln!(w, "  steady-state allocs {:>14}", self.steady_state_allocs)?;
             }
