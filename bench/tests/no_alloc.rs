@@ -8,6 +8,14 @@ use optix_engine::{CountingSink, Engine, EngineConfig, Permissive};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+/// The counters are process-wide and tests run on parallel threads: each
+/// measuring test holds this lock so no other test allocates meanwhile.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn allocs_after_warmup(stream: &Stream, warmup: usize) -> (u64, u64) {
     let mut engine = Engine::new(EngineConfig::default(), Permissive);
     for i in &stream.instruments {
@@ -32,6 +40,7 @@ fn allocs_after_warmup(stream: &Stream, warmup: usize) -> (u64, u64) {
 
 #[test]
 fn counting_allocator_counts() {
+    let _serial = serial();
     let before = snapshot().allocs;
     let v = std::hint::black_box(vec![1u8; 100]);
     drop(v);
@@ -40,6 +49,7 @@ fn counting_allocator_counts() {
 
 #[test]
 fn mixed_flow_steady_state_allocates_nothing() {
+    let _serial = serial();
     let stream = mixed(600_000, 3);
     let (allocs, trades) = allocs_after_warmup(&stream, 300_000);
     assert!(trades > 10_000, "the flow must trade ({trades} trades)");
@@ -48,8 +58,36 @@ fn mixed_flow_steady_state_allocates_nothing() {
 
 #[test]
 fn exchange_core_flow_steady_state_allocates_nothing() {
+    let _serial = serial();
     let stream = exchange_core(300_000, 5);
     let (allocs, trades) = allocs_after_warmup(&stream, 100_000);
     assert!(trades > 1_000, "the flow must trade ({trades} trades)");
     assert_eq!(allocs, 0, "allocations in the steady state");
+}
+
+/// The ITCH book builder, after the directory prologue and a warm-up,
+/// allocates nothing per message either.
+#[test]
+fn itch_book_builder_steady_state_allocates_nothing() {
+    let _serial = serial();
+    use optix_feed::book::{BookConfig, ItchBookBuilder};
+    use optix_feed::itch::gen::generate_vec;
+    use optix_feed::market::MarketEvent;
+
+    let (buf, _mix) = generate_vec(400_000, 7);
+    // The byte offset after the first 100,000 frames (2-byte big-endian length each).
+    let mut split = 0usize;
+    for _ in 0..100_000 {
+        let len = usize::from(u16::from_be_bytes([buf[split], buf[split + 1]]));
+        split += 2 + len;
+    }
+    let mut book = ItchBookBuilder::new(BookConfig { levels_per_side: 64, ..BookConfig::small() });
+    let mut events = 0u64;
+    let mut sink = |_e: MarketEvent| events += 1;
+    book.process(&buf[..split], &mut sink).expect("valid warm-up");
+    let before = snapshot().allocs;
+    let messages = book.process_at(&buf[split..], split as u64, &mut sink).expect("valid day");
+    let allocs = snapshot().allocs - before;
+    assert!(messages > 250_000 && events > messages, "{messages} messages, {events} events");
+    assert_eq!(allocs, 0, "allocations while building the book");
 }
