@@ -22,6 +22,29 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 /// Flag: post-only.
 pub(crate) const FLAG_POST_ONLY: u8 = 1;
+/// Flag: reserve (iceberg) order; its display size is in the [`Aux`] table.
+pub(crate) const FLAG_RESERVE: u8 = 2;
+/// Flag: a stop waiting in the stop book (not in a level); stop price in [`Aux`].
+pub(crate) const FLAG_STOP: u8 = 4;
+/// Flag: an OPG/CLS order held aside for its auction (not in a level).
+pub(crate) const FLAG_HELD: u8 = 8;
+/// Flag: a GTD order; its expiry is in [`Aux`].
+pub(crate) const FLAG_GTD: u8 = 16;
+
+/// What few orders carry, kept beside the arena by slot so the 80-byte node
+/// stays as it is: display size, stop price and its arrival stamp, expiry.
+/// Only read for orders whose flags say so.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Aux {
+    /// Display size of a reserve order, in lots.
+    pub display: i64,
+    /// Stop price of a waiting stop, in ticks.
+    pub stop: i64,
+    /// Arrival stamp of a waiting stop (time priority in the stop book).
+    pub arrival: u64,
+    /// Expiry of a GTD order.
+    pub expire: u64,
+}
 
 /// A working order. `#[repr(C)]`, 80 bytes. (Reserve display sizes, stop
 /// prices and expiries, which few orders carry, belong in side tables.)
@@ -79,10 +102,11 @@ const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 
-/// Chunked slab of orders.
+/// Chunked slab of orders, with the [`Aux`] side table in parallel chunks.
 #[derive(Clone, Debug)]
 pub(crate) struct Arena {
     chunks: Vec<Box<[Order]>>,
+    aux: Vec<Box<[Aux]>>,
     free: u32,
     high: u32,
     live: u32,
@@ -90,7 +114,7 @@ pub(crate) struct Arena {
 
 impl Arena {
     pub(crate) fn with_capacity(orders: usize) -> Self {
-        let mut a = Arena { chunks: Vec::new(), free: NIL, high: 0, live: 0 };
+        let mut a = Arena { chunks: Vec::new(), aux: Vec::new(), free: NIL, high: 0, live: 0 };
         while a.chunks.len() * CHUNK < orders.max(1) {
             a.add_chunk();
         }
@@ -100,6 +124,32 @@ impl Arena {
     #[cold]
     fn add_chunk(&mut self) {
         self.chunks.push(vec![Order::EMPTY; CHUNK].into_boxed_slice());
+        // The side table of a chunk is allocated when an order of the chunk
+        // first needs it (most flows never do).
+        self.aux.push(Box::default());
+    }
+
+    /// The side-table entry of a slot (default if never written).
+    #[inline]
+    pub(crate) fn aux(&self, s: u32) -> &Aux {
+        const NONE: Aux = Aux { display: 0, stop: 0, arrival: 0, expire: 0 };
+        self.aux[(s >> CHUNK_BITS) as usize].get((s & CHUNK_MASK) as usize).unwrap_or(&NONE)
+    }
+
+    /// The side-table entry of a slot, mutably (allocates its chunk's table
+    /// the first time).
+    #[inline]
+    pub(crate) fn aux_mut(&mut self, s: u32) -> &mut Aux {
+        let c = &mut self.aux[(s >> CHUNK_BITS) as usize];
+        if c.is_empty() {
+            *c = Self::aux_chunk();
+        }
+        &mut c[(s & CHUNK_MASK) as usize]
+    }
+
+    #[cold]
+    fn aux_chunk() -> Box<[Aux]> {
+        vec![Aux::default(); CHUNK].into_boxed_slice()
     }
 
     /// Number of working orders.
@@ -230,11 +280,63 @@ pub(crate) fn key_price(side: Side, key: i64) -> i64 {
     }
 }
 
-/// One instrument's book.
+/// A waiting stop in a side's stop book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StopRef {
+    /// `-stop` for buys, `stop` for sells: ascending, next to trigger last.
+    pub key: i64,
+    /// Arrival stamp; among equal keys the earliest is last.
+    pub arrival: u64,
+    pub slot: u32,
+}
+
+impl StopRef {
+    /// Sort order: ascending key, then descending arrival.
+    #[inline]
+    pub(crate) fn cmp_key(&self) -> (i64, core::cmp::Reverse<u64>) {
+        (self.key, core::cmp::Reverse(self.arrival))
+    }
+}
+
+/// The stop-book key of a stop price on a side.
+#[inline]
+pub(crate) fn stop_key(side: Side, stop: i64) -> i64 {
+    match side {
+        Side::Buy => -stop,
+        Side::Sell => stop,
+    }
+}
+
+/// Head and tail of an intrusive list (through `prev`/`next`) of held orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeldList {
+    pub head: u32,
+    pub tail: u32,
+}
+
+impl Default for HeldList {
+    fn default() -> Self {
+        HeldList { head: NIL, tail: NIL }
+    }
+}
+
+/// One instrument's book. `#[repr(C)]`: what every order touches (the
+/// sides, the last price, the halt flag) comes first, in one cache line.
+#[repr(C)]
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Book {
     /// `[bids, asks]`, each ascending by key, best last.
     pub sides: [Vec<LevelRef>; 2],
+    /// Last trade price (internal or external print), 0 before the first.
+    pub last: i64,
+    /// Halted: only cancels accepted.
+    pub halted: bool,
+    /// Waiting stops `[buys, sells]`, each sorted by [`StopRef::cmp_key`]:
+    /// the next to trigger is last (buys: lowest stop; sells: highest; then
+    /// earliest arrival).
+    pub stops: [Vec<StopRef>; 2],
+    /// OPG/CLS orders held for `[open, close]`, in arrival order.
+    pub held: [HeldList; 2],
 }
 
 impl Book {

@@ -6,11 +6,25 @@
 //! engine never allocates for output.
 //!
 //! Event order for one input (the contract the reference model in the tests
-//! pins): `accepted` (or `rejected`); then for every match in price-time
-//! priority `trade`, the maker's `fill`, the taker's `fill`; a `level` update
-//! for each opposite price level the aggressor leaves (its new aggregate, 0
+//! pins): first `expired` (with its level update) for every GTD order whose
+//! expiry the engine time reached, earliest expiry first; then `accepted`
+//! (or `rejected`); then for every match in price-time priority `trade`, the
+//! maker's `fill`, the taker's `fill`; a `level` update for each opposite
+//! price level the aggressor leaves (its new aggregate shown quantity, 0
 //! when emptied); then either a `level` update for the side the remainder
-//! rests on, or `cancelled` for a remainder that may not rest.
+//! rests on, or `cancelled` for a remainder that may not rest. Self-trade
+//! prevention events come where the aggressor meets its own order:
+//! `cancelled` (`self_trade`) for a resting order, `replaced` for an order
+//! an STP decrement reduced but did not close, and the aggressor's own
+//! `cancelled` (`self_trade`) after the level update. Stops the execution
+//! triggered follow it: `triggered`, then that order's events in the same
+//! shape (or `rejected` with the order's id if the pre-trade check refuses
+//! it). An auction emits `trade`, buyer's `fill`, seller's `fill` per match,
+//! then the level updates (bids best first, then asks), then `cancelled`
+//! (`auction_leftover`) for the held orders left over. Admin inputs that
+//! only change a flag (halt, resume, unkill) emit nothing; a kill switch
+//! emits a `cancelled` (`kill_switch`) per working order, `session_end` an
+//! `expired` per DAY (or still held OPG/CLS) order.
 
 use crate::reason::{CancelReason, RejectReason};
 use crate::types::*;
@@ -75,6 +89,54 @@ pub struct MassCancel {
     pub sym: Option<SymbolId>,
 }
 
+/// Replace a waiting stop order: its stop price, limit price and/or total
+/// quantity. (A plain [`ReplaceOrder`] of a waiting stop keeps the stop price.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplaceStop {
+    /// Owner.
+    pub acct: AccountId,
+    /// The order's client id (it stays the same).
+    pub clid: ClientOrderId,
+    /// New stop price, or `Price::NONE` to keep it.
+    pub stop_price: Price,
+    /// New limit price (stop-limit only), or `Price::NONE` to keep it.
+    pub price: Price,
+    /// New total quantity, or `Qty::ZERO` to keep it.
+    pub qty: Qty,
+}
+
+/// Kill switch of one account, or of all accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KillSwitch {
+    /// The account, or `None` for all accounts.
+    pub acct: Option<AccountId>,
+    /// While on, still accept orders (and replaces) that only reduce the
+    /// account's position in the symbol.
+    pub reduce_only: bool,
+}
+
+/// Which auction.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuctionKind {
+    /// The opening auction (takes `tif=opg` orders).
+    Open = 0,
+    /// The closing auction (takes `tif=cls` orders).
+    Close = 1,
+}
+
+/// An external trade print (market data): sets the last trade price that
+/// stops trigger on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TradePrint {
+    /// Instrument.
+    pub sym: SymbolId,
+    /// Trade price.
+    pub price: Price,
+    /// Trade quantity.
+    pub qty: Qty,
+}
+
 /// One input to the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
@@ -86,6 +148,24 @@ pub enum Input {
     ReplaceOrder(ReplaceOrder),
     /// Mass cancel.
     MassCancel(MassCancel),
+    /// Replace a waiting stop (stop price included).
+    ReplaceStop(ReplaceStop),
+    /// Admin: halt a symbol (only cancels accepted until resumed).
+    Halt(SymbolId),
+    /// Admin: resume a halted symbol.
+    Resume(SymbolId),
+    /// Admin: switch a kill switch on (cancels working orders).
+    Kill(KillSwitch),
+    /// Admin: lift the kill switch of an account (`None`: the switch for all
+    /// accounts and every account's own switch).
+    Unkill(Option<AccountId>),
+    /// Admin: the end of the trading day: DAY (and unfilled OPG/CLS) orders
+    /// expire, the duplicate client order id window resets.
+    SessionEnd,
+    /// Admin: run the opening or closing auction of a symbol.
+    Auction(SymbolId, AuctionKind),
+    /// Market data: an external trade print.
+    TradePrint(TradePrint),
     /// The clock moved (time-driven behaviour runs on it); no other effect.
     Tick,
 }
@@ -102,6 +182,8 @@ pub enum CmdKind {
     Replace,
     /// A mass cancel.
     MassCancel,
+    /// An admin command (halt, resume, kill, unkill, auction) or market data.
+    Admin,
 }
 
 impl CmdKind {
@@ -112,6 +194,7 @@ impl CmdKind {
             CmdKind::Cancel => "cancel",
             CmdKind::Replace => "replace",
             CmdKind::MassCancel => "mass_cancel",
+            CmdKind::Admin => "admin",
         }
     }
 }
@@ -142,10 +225,14 @@ pub enum EventKind {
         ord_type: OrdType,
         /// Time in force.
         tif: Tif,
-        /// Limit price (`NONE` for market).
+        /// Limit price (`NONE` for market and stop).
         price: Price,
         /// Total quantity.
         qty: Qty,
+        /// Stop price (`NONE` unless stop or stop-limit).
+        stop: Price,
+        /// Display quantity of a reserve order (`ZERO` for a plain one).
+        display: Qty,
     },
     /// A command was rejected; nothing changed.
     Rejected {
@@ -211,12 +298,14 @@ pub enum EventKind {
         order: OrderRef,
         /// Instrument.
         sym: SymbolId,
-        /// New limit price.
+        /// New limit price (`NONE` for a stop order).
         price: Price,
         /// New total quantity.
         qty: Qty,
         /// Open quantity after the replace.
         leaves: Qty,
+        /// Stop price of a waiting stop order, else `NONE`.
+        stop: Price,
     },
     /// A stop order triggered.
     Triggered {

@@ -20,7 +20,7 @@ pub mod scenario;
 pub mod types;
 
 pub use check::{OrderCheck, Permissive, PreTradeCheck};
-pub use engine::{AccountSpec, Engine, EngineConfig};
+pub use engine::{AccountSpec, Engine, EngineConfig, MAX_RESERVE_PARTS};
 pub use event::*;
 pub use reason::{CancelReason, RejectReason};
 pub use types::*;

@@ -60,6 +60,8 @@ reason_enum!(
         SymbolHalted = "symbol_halted",
         /// The account's kill switch is on.
         KillSwitch = "kill_switch",
+        /// A GTD expiry not after the engine time, or an expiry without `tif=gtd`.
+        InvalidExpiry = "invalid_expiry",
         /// Risk: order quantity above the account's maximum.
         MaxQty = "max_qty",
         /// Risk: order notional above the account's maximum.

@@ -11,7 +11,14 @@
 //! decimals, too large, negative), an edge reject rendered the same way with
 //! `"seq":0` (it never reached the engine).
 //!
-//! Commands whose features are not built yet are errors that say
+//! Commands: `instrument`, `account` (with `stp=`), `at`, `new` (limit,
+//! market, stop, stop_limit; `tif=day|gtc|ioc|fok|gtd|opg|cls`,
+//! `expire=HH:MM:SS`, `stop=`, `display=`, `post_only`), `cancel`, `replace`
+//! (`px=`, `qty=`, `stop=`), `mass_cancel`, `book`, `halt`, `resume`,
+//! `kill ACCT|all [reduce_only]`, `unkill ACCT|all`, `session_end`,
+//! `auction SYM open|close`, `trade SYM PRICExQTY` (an external print).
+//! Commands whose features are not built yet (`quote`, `limits`,
+//! `position`, fees, leverage, `mode=paper`) are errors that say
 //! "not supported yet: ...", never silently ignored.
 
 use std::collections::HashMap;
@@ -298,9 +305,10 @@ impl Parser {
                 }
                 let stp = match o.get("stp") {
                     None | Some("none") => StpMode::None,
-                    Some("cancel_newest" | "cancel_oldest" | "cancel_both" | "decrement") => {
-                        return Err(not_supported("self-trade prevention modes"))
-                    }
+                    Some("cancel_newest") => StpMode::CancelNewest,
+                    Some("cancel_oldest") => StpMode::CancelOldest,
+                    Some("cancel_both") => StpMode::CancelBoth,
+                    Some("decrement") => StpMode::Decrement,
                     Some(m) => return Err(format!("bad stp '{m}'")),
                 };
                 for k in ["leverage", "fee_bps", "fee_per_share"] {
@@ -334,10 +342,10 @@ impl Parser {
                 Ok(Some(Step::Input(Input::CancelOrder(CancelOrder { acct, clid }))))
             }
             "replace" => {
-                need(3, "replace ACCT CLID [px=P] [qty=N]")?;
-                let o = Opts::new(&t[3..], &["px", "qty"], &[])?;
-                if o.get("px").is_none() && o.get("qty").is_none() {
-                    return Err("replace needs px= or qty=".into());
+                need(3, "replace ACCT CLID [px=P] [qty=N] [stop=P]")?;
+                let o = Opts::new(&t[3..], &["px", "qty", "stop"], &[])?;
+                if o.get("px").is_none() && o.get("qty").is_none() && o.get("stop").is_none() {
+                    return Err("replace needs px=, qty= or stop=".into());
                 }
                 let acct = AccountId(self.accts.resolve(t[1]));
                 let clid = self.clid(t[2]);
@@ -347,7 +355,27 @@ impl Parser {
                 let order = OrderRef { acct, clid, id: OrderId(0) };
                 let mut price = Price::NONE;
                 let mut qty = Qty::ZERO;
+                let mut stop_price = Price::NONE;
                 if let Some(ins) = ins {
+                    if let Some(p) = o.get("stop") {
+                        match ins.parse_price(p) {
+                            Ok(v) if v.is_none() => {
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: RejectReason::InvalidPrice,
+                                }))
+                            }
+                            Ok(v) => stop_price = v,
+                            Err(e) => {
+                                return Ok(Some(Step::EdgeReject {
+                                    order,
+                                    cmd: CmdKind::Replace,
+                                    reason: price_reason(e)?,
+                                }))
+                            }
+                        }
+                    }
                     if let Some(p) = o.get("px") {
                         match ins.parse_price(p) {
                             Ok(v) if v.is_none() => {
@@ -387,6 +415,14 @@ impl Parser {
                         }
                     }
                 }
+                if o.get("stop").is_some() {
+                    if ins.is_none() {
+                        // Unknown order: the engine says so; any stop price will do.
+                        stop_price = Price::from_ticks(1);
+                    }
+                    let r = ReplaceStop { acct, clid, stop_price, price, qty };
+                    return Ok(Some(Step::Input(Input::ReplaceStop(r))));
+                }
                 Ok(Some(Step::Input(Input::ReplaceOrder(ReplaceOrder { acct, clid, price, qty }))))
             }
             "mass_cancel" => {
@@ -411,15 +447,76 @@ impl Parser {
                 }
                 Ok(Some(Step::Book { sym: SymbolId(id), depth }))
             }
+            "halt" | "resume" => {
+                need(2, &format!("{} SYM", t[0]))?;
+                if t.len() > 2 {
+                    return Err(format!("unexpected '{}'", t[2]));
+                }
+                let sym = self.known_sym(t[1])?;
+                Ok(Some(Step::Input(if t[0] == "halt" { Input::Halt(sym) } else { Input::Resume(sym) })))
+            }
+            "kill" | "unkill" => {
+                need(2, &format!("{} ACCT|all{}", t[0], if t[0] == "kill" { " [reduce_only]" } else { "" }))?;
+                let flags: &[&str] = if t[0] == "kill" { &["reduce_only"] } else { &[] };
+                let o = Opts::new(&t[2..], &[], flags)?;
+                let acct = if t[1] == "all" { None } else { Some(AccountId(self.accts.resolve(t[1]))) };
+                Ok(Some(Step::Input(if t[0] == "kill" {
+                    Input::Kill(KillSwitch { acct, reduce_only: o.flag("reduce_only") })
+                } else {
+                    Input::Unkill(acct)
+                })))
+            }
+            "session_end" => {
+                if t.len() > 1 {
+                    return Err(format!("unexpected '{}'", t[1]));
+                }
+                Ok(Some(Step::Input(Input::SessionEnd)))
+            }
+            "auction" => {
+                need(3, "auction SYM open|close")?;
+                if t.len() > 3 {
+                    return Err(format!("unexpected '{}'", t[3]));
+                }
+                let sym = self.known_sym(t[1])?;
+                let kind = match t[2] {
+                    "open" => AuctionKind::Open,
+                    "close" => AuctionKind::Close,
+                    k => return Err(format!("bad auction '{k}' (open or close)")),
+                };
+                Ok(Some(Step::Input(Input::Auction(sym, kind))))
+            }
+            "trade" => {
+                const USAGE: &str = "trade SYM PRICExQTY (or trade SYM px=P qty=N)";
+                need(3, USAGE)?;
+                let sym = self.known_sym(t[1])?;
+                let (p, q) = if t.len() == 3 && !t[2].contains('=') {
+                    t[2].split_once('x').ok_or(format!("usage: {USAGE}"))?
+                } else {
+                    let o = Opts::new(&t[2..], &["px", "qty"], &[])?;
+                    (o.get("px").ok_or("trade needs px=")?, o.get("qty").ok_or("trade needs qty=")?)
+                };
+                let ins = self.instruments[sym.0 as usize];
+                let price = ins.parse_price(p).map_err(|e| format!("bad trade price '{p}': {e}"))?;
+                let qty = ins.parse_qty(q).map_err(|e| format!("bad trade quantity '{q}': {e}"))?;
+                if price.is_none() || qty.is_zero() {
+                    return Err("a trade print needs a price and a quantity above zero".into());
+                }
+                Ok(Some(Step::Input(Input::TradePrint(TradePrint { sym, price, qty }))))
+            }
             "limits" => Err(not_supported("limits (pre-trade risk)")),
-            "quote" | "trade" => Err(not_supported("external market data (quote, trade)")),
-            "auction" => Err(not_supported("auctions")),
-            "halt" | "resume" => Err(not_supported("halt and resume")),
-            "kill" | "unkill" => Err(not_supported("the kill switch")),
-            "session_end" => Err(not_supported("session_end (DAY expiry)")),
+            "quote" => Err(not_supported("external market data (quote)")),
             "position" => Err(not_supported("positions and P&L")),
             other => Err(format!("unknown command '{other}'")),
         }
+    }
+
+    /// A declared symbol, or an error naming it.
+    fn known_sym(&mut self, name: &str) -> Result<SymbolId, String> {
+        let id = self.syms.resolve(name);
+        if !self.syms.known(id) {
+            return Err(format!("unknown symbol '{name}'"));
+        }
+        Ok(SymbolId(id))
     }
 
     /// The instrument of the last `new` with this client order id, if any.
@@ -440,7 +537,8 @@ impl Parser {
         let ord_type = match t[5] {
             "limit" => OrdType::Limit,
             "market" => OrdType::Market,
-            "stop" | "stop_limit" => return Err(not_supported("stop and stop-limit orders")),
+            "stop" => OrdType::Stop,
+            "stop_limit" => OrdType::StopLimit,
             s => return Err(format!("bad order type '{s}'")),
         };
         let o = Opts::new(&t[6..], &["qty", "px", "stop", "tif", "expire", "display"], &["post_only"])?;
@@ -449,18 +547,15 @@ impl Parser {
             Some("gtc") => Tif::Gtc,
             Some("ioc") => Tif::Ioc,
             Some("fok") => Tif::Fok,
-            Some("gtd" | "opg" | "cls") => return Err(not_supported("tif=gtd, opg and cls")),
+            Some("gtd") => Tif::Gtd,
+            Some("opg") => Tif::Opg,
+            Some("cls") => Tif::Cls,
             Some(s) => return Err(format!("bad tif '{s}'")),
         };
-        if o.get("stop").is_some() {
-            return Err(not_supported("stop prices"));
-        }
-        if o.get("expire").is_some() {
-            return Err(not_supported("expire= (GTD orders)"));
-        }
-        if o.get("display").is_some() {
-            return Err(not_supported("display= (reserve orders)"));
-        }
+        let expire = match o.get("expire") {
+            Some(e) => parse_time(e)?,
+            None => Nanos(0),
+        };
         let qty_text = o.get("qty").ok_or("new needs qty=")?;
         let acct = AccountId(self.accts.resolve(t[1]));
         let clid = self.clid(t[2]);
@@ -478,11 +573,14 @@ impl Parser {
             stop_price: Price::NONE,
             qty: Qty::from_lots(1),
             display: Qty::ZERO,
-            expire: Nanos(0),
+            expire,
             post_only: o.flag("post_only"),
         };
-        if ord_type == OrdType::Limit && o.get("px").is_none() {
-            return Err("a limit order needs px=".into());
+        if matches!(ord_type, OrdType::Limit | OrdType::StopLimit) && o.get("px").is_none() {
+            return Err(format!("a {} order needs px=", ord_type.as_str()));
+        }
+        if matches!(ord_type, OrdType::Stop | OrdType::StopLimit) && o.get("stop").is_none() {
+            return Err(format!("a {} order needs stop=", ord_type.as_str()));
         }
         if self.syms.known(sym_id) && self.accts.known(acct.0) {
             let ins = self.instruments[sym_id as usize];
@@ -492,17 +590,29 @@ impl Parser {
                     Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: price_reason(e)? }),
                 }
             }
+            if let Some(p) = o.get("stop") {
+                match ins.parse_price(p) {
+                    Ok(v) => new.stop_price = v,
+                    Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: price_reason(e)? }),
+                }
+            }
             match ins.parse_qty(qty_text) {
                 Ok(v) => new.qty = v,
                 Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: qty_reason(e)? }),
+            }
+            if let Some(d) = o.get("display") {
+                match ins.parse_qty(d) {
+                    Ok(v) => new.display = v,
+                    Err(e) => return Ok(Step::EdgeReject { order, cmd: CmdKind::New, reason: qty_reason(e)? }),
+                }
             }
             // Remember the order's symbol to convert a later replace's price:
             // only for the first `new` of this clid that the engine will not
             // reject as invalid (the one the engine knows; later ones are
             // duplicates, and must not change how a replace is read).
             let invalid = new.qty.is_zero()
-                || (ord_type == OrdType::Limit && new.price.is_none())
-                || (ord_type == OrdType::Market && (!new.price.is_none() || new.post_only))
+                || (matches!(ord_type, OrdType::Limit | OrdType::StopLimit) && new.price.is_none())
+                || (matches!(ord_type, OrdType::Market | OrdType::Stop) && (!new.price.is_none() || new.post_only))
                 || (new.post_only && matches!(tif, Tif::Ioc | Tif::Fok));
             if !invalid {
                 self.clid_sym.entry((acct.0, clid.0)).or_insert(sym_id);
@@ -513,6 +623,11 @@ impl Parser {
             if let Some(p) = o.get("px") {
                 if parse_unsigned_scaled(p, 9) == Err(DecimalError::Syntax) {
                     return Err("price is not a number".into());
+                }
+            }
+            for p in [o.get("stop"), o.get("display")].into_iter().flatten() {
+                if parse_unsigned_scaled(p, 9) == Err(DecimalError::Syntax) {
+                    return Err(format!("'{p}' is not a number"));
                 }
             }
             if parse_unsigned_scaled(qty_text, 9) == Err(DecimalError::Syntax) {
@@ -581,7 +696,7 @@ impl Parser {
             let _ = write!(o, "{{\"ev\":\"{name}\",\"seq\":{},\"time\":\"{}\"", ev.seq.0, ev.time);
         };
         match ev.kind {
-            EventKind::Accepted { order, sym, side, ord_type, tif, price, qty } => {
+            EventKind::Accepted { order, sym, side, ord_type, tif, price, qty, stop, display } => {
                 head(o, "accepted");
                 self.order_fields(o, &order);
                 self.sym_field(o, sym);
@@ -598,6 +713,12 @@ impl Parser {
                     let _ = write!(o, ",\"px\":\"{}\"", self.px(sym, price));
                 }
                 let _ = write!(o, ",\"qty\":{}", self.qty(sym, qty));
+                if !stop.is_none() {
+                    let _ = write!(o, ",\"stop\":\"{}\"", self.px(sym, stop));
+                }
+                if !display.is_zero() {
+                    let _ = write!(o, ",\"display\":{}", self.qty(sym, display));
+                }
             }
             EventKind::Rejected { order, cmd, reason } => {
                 head(o, "rejected");
@@ -648,17 +769,19 @@ impl Parser {
                 self.sym_field(o, sym);
                 let _ = write!(o, ",\"qty\":{},\"reason\":\"{}\"", self.qty(sym, qty), reason.as_str());
             }
-            EventKind::Replaced { order, sym, price, qty, leaves } => {
+            EventKind::Replaced { order, sym, price, qty, leaves, stop } => {
                 head(o, "replaced");
                 self.order_fields(o, &order);
                 self.sym_field(o, sym);
-                let _ = write!(
-                    o,
-                    ",\"px\":\"{}\",\"qty\":{},\"leaves\":{}",
-                    self.px(sym, price),
-                    self.qty(sym, qty),
-                    self.qty(sym, leaves)
-                );
+                if price.is_none() {
+                    o.push_str(",\"px\":null");
+                } else {
+                    let _ = write!(o, ",\"px\":\"{}\"", self.px(sym, price));
+                }
+                let _ = write!(o, ",\"qty\":{},\"leaves\":{}", self.qty(sym, qty), self.qty(sym, leaves));
+                if !stop.is_none() {
+                    let _ = write!(o, ",\"stop\":\"{}\"", self.px(sym, stop));
+                }
             }
             EventKind::Triggered { order, sym, last } => {
                 head(o, "triggered");
@@ -772,8 +895,12 @@ mod tests {
         assert!(e.msg.contains("unknown command"), "{e}");
         let e = p.parse_line("new A 1 X buy limit qty=abc px=1").unwrap_err();
         assert!(e.msg.contains("not a number"), "{e}");
-        let e = p.parse_line("new A 1 X buy stop qty=1 stop=1").unwrap_err();
+        let e = p.parse_line("quote X bid=1 ask=2").unwrap_err();
         assert!(e.msg.starts_with("not supported yet"), "{e}");
+        let e = p.parse_line("new A 1 X buy stop qty=1").unwrap_err();
+        assert!(e.msg.contains("stop="), "{e}");
+        let e = p.parse_line("halt NOPE").unwrap_err();
+        assert!(e.msg.contains("unknown symbol"), "{e}");
     }
 
     #[test]

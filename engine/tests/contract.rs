@@ -1,7 +1,8 @@
 //! The order contract of ARCHITECTURE.md ("Order semantics"), one test per
-//! line, as far as the engine implements it today (stops, reserve orders,
-//! self-trade prevention, GTD/DAY expiry, halts, kill switch and auctions
-//! come later and are not tested here).
+//! line, for plain orders: types, time in force, priority, cancel, replace,
+//! ids, validation. Stops, reserve orders, self-trade prevention, expiry,
+//! halts, the kill switch and auctions have their own files (`stops.rs`,
+//! `reserve.rs`, `stp.rs`, `expiry.rs`, `halt_kill.rs`, `auction.rs`).
 //!
 //! Every test drives `Engine<Permissive>` (or a custom check where risk is
 //! the point) through `process`, asserts the exact events of each input
@@ -35,16 +36,25 @@ fn oref(o: &OrderRef) -> String {
 /// which [`events_carry_the_inputs_seq_and_engine_time`] pins).
 fn show(ev: &Event) -> String {
     match ev.kind {
-        EventKind::Accepted { order, sym, side, ord_type, tif, price, qty } => format!(
-            "accepted {} s{} {} {} {} px={} qty={}",
-            oref(&order),
-            sym.0,
-            side.as_str(),
-            ord_type.as_str(),
-            tif.as_str(),
-            price.ticks(),
-            qty.lots()
-        ),
+        EventKind::Accepted { order, sym, side, ord_type, tif, price, qty, stop, display } => {
+            let mut s = format!(
+                "accepted {} s{} {} {} {} px={} qty={}",
+                oref(&order),
+                sym.0,
+                side.as_str(),
+                ord_type.as_str(),
+                tif.as_str(),
+                price.ticks(),
+                qty.lots()
+            );
+            if !stop.is_none() {
+                s += &format!(" stop={}", stop.ticks());
+            }
+            if !display.is_zero() {
+                s += &format!(" display={}", display.lots());
+            }
+            s
+        }
         EventKind::Rejected { order, cmd, reason } => {
             format!("rejected {} {} {}", cmd.as_str(), oref(&order), reason.as_str())
         }
@@ -73,14 +83,20 @@ fn show(ev: &Event) -> String {
         EventKind::Cancelled { order, sym, qty, reason } => {
             format!("cancelled {} s{} qty={} {}", oref(&order), sym.0, qty.lots(), reason.as_str())
         }
-        EventKind::Replaced { order, sym, price, qty, leaves } => format!(
-            "replaced {} s{} px={} qty={} leaves={}",
-            oref(&order),
-            sym.0,
-            price.ticks(),
-            qty.lots(),
-            leaves.lots()
-        ),
+        EventKind::Replaced { order, sym, price, qty, leaves, stop } => {
+            let mut s = format!(
+                "replaced {} s{} px={} qty={} leaves={}",
+                oref(&order),
+                sym.0,
+                price.ticks(),
+                qty.lots(),
+                leaves.lots()
+            );
+            if !stop.is_none() {
+                s += &format!(" stop={}", stop.ticks());
+            }
+            s
+        }
         EventKind::Triggered { order, sym, last } => {
             format!("triggered {} s{} last={}", oref(&order), sym.0, last.ticks())
         }

@@ -5,7 +5,8 @@
 //!
 //! The scripts are generated here, in the scenario language, by a small
 //! seeded xorshift: several hundred lines of new orders (limit, market,
-//! IOC, FOK, post-only), crossing orders, cancels, replaces (price and
+//! IOC, FOK, post-only, reserve, stop, stop-limit; accounts with self-trade
+//! prevention), crossing orders, cancels, replaces (price and
 //! quantity, up and down, crossing), mass cancels, and bad orders (off-tick,
 //! off-lot, zero quantity, unknown account or symbol, duplicate client order
 //! ids, market orders with a price, numbers too large).
@@ -71,8 +72,8 @@ fn script(seed: u64, lines: usize) -> String {
     let mut s = String::new();
     s.push_str("# generated\ninstrument AAA tick=0.01 lot=1 ref=100.00\n");
     s.push_str("instrument BBB tick=0.05 lot=10\n");
-    for a in ACCOUNTS {
-        let _ = writeln!(s, "account {a} cash=1000000");
+    for (a, stp) in ACCOUNTS.iter().zip(["none", "cancel_newest", "cancel_oldest", "decrement"]) {
+        let _ = writeln!(s, "account {a} cash=1000000 stp={stp}");
     }
     // (account, clid, symbol, side) of every order sent, for cancels and
     // replaces, which mostly pick recent ones (likely still working).
@@ -100,12 +101,28 @@ fn script(seed: u64, lines: usize) -> String {
                 let q = qty(&mut r, sym);
                 let tif = r.pick(&["", "", "", "", " tif=gtc", " tif=day", " tif=ioc", " tif=fok"]);
                 let po = if tif.is_empty() && r.below(6) == 0 { " post_only" } else { "" };
-                let _ = writeln!(s, "new {acct} c{next_clid} {sym} {side} limit qty={q} px={p}{tif}{po}");
+                let display = if r.below(6) == 0 { format!(" display={}", qty(&mut r, sym)) } else { String::new() };
+                let _ = writeln!(s, "new {acct} c{next_clid} {sym} {side} limit qty={q} px={p}{tif}{po}{display}");
                 // Orders that may rest are the targets of cancels and
                 // replaces (IOC and FOK ones now and then).
                 if !tif.contains("ioc") && !tif.contains("fok") || r.below(4) == 0 {
                     sent.push((acct, next_clid, sym, side));
                 }
+                next_clid += 1;
+            }
+            // Stop and stop-limit orders around the middle.
+            89..=91 => {
+                let side = r.pick(&["buy", "sell"]);
+                let stop = px("AAA", 9_994 + r.below(13));
+                let q = 1 + r.below(20);
+                let _ = match r.below(2) {
+                    0 => writeln!(s, "new {acct} c{next_clid} AAA {side} stop qty={q} stop={stop}"),
+                    _ => {
+                        let p = px("AAA", price(&mut r, "AAA", side));
+                        writeln!(s, "new {acct} c{next_clid} AAA {side} stop_limit qty={q} px={p} stop={stop}")
+                    }
+                };
+                sent.push((acct, next_clid, "AAA", side));
                 next_clid += 1;
             }
             // Market orders.
@@ -249,6 +266,9 @@ fn generated_script_covers_the_features() {
         r#""reason":"qty_too_large""#,
         r#""reason":"price_not_allowed""#,
         r#""reason":"qty_not_above_filled""#,
+        r#""reason":"self_trade""#,
+        r#""ev":"triggered""#,
+        r#""display":"#,
     ] {
         assert!(count(&r.lines, what) > 0, "the script never produced {what}");
     }

@@ -148,7 +148,18 @@ fn unparseable_lines_exit_2_naming_the_line() {
         ("time_backwards", "at 09:29:59.999", "before the current time"),
         ("redeclared", "account a cash=1", "'a' is already declared"),
         ("book_unknown", "book NOPE", "unknown symbol 'NOPE'"),
-        ("replace_nothing", "replace a o1", "replace needs px= or qty="),
+        ("replace_nothing", "replace a o1", "replace needs px=, qty= or stop="),
+        ("stop_without_stop", "new a o2 XYZ sell stop qty=1", "a stop order needs stop="),
+        ("stop_limit_without_px", "new a o2 XYZ sell stop_limit qty=1 stop=9.50", "a stop_limit order needs px="),
+        ("bad_expire", "new a o2 XYZ sell limit qty=1 px=11.00 tif=gtd expire=10h", "bad time '10h'"),
+        ("bad_stp", "account s cash=1 stp=sometimes", "bad stp 'sometimes'"),
+        ("halt_unknown", "halt NOPE", "unknown symbol 'NOPE'"),
+        ("auction_kind", "auction XYZ midday", "bad auction 'midday'"),
+        ("auction_unknown", "auction NOPE open", "unknown symbol 'NOPE'"),
+        ("kill_option", "kill a gently", "unexpected 'gently'"),
+        ("trade_syntax", "trade XYZ 10.00", "usage: trade SYM"),
+        ("trade_off_tick", "trade XYZ 10.001x5", "bad trade price"),
+        ("session_end_arg", "session_end now", "unexpected 'now'"),
     ];
     for (name, bad, want) in cases {
         assert_bad_line(name, bad, want);
@@ -158,22 +169,11 @@ fn unparseable_lines_exit_2_naming_the_line() {
 #[test]
 fn features_not_built_yet_exit_2_not_supported() {
     let cases = [
-        ("stop", "new a o2 XYZ sell stop qty=1 stop=9.50"),
-        ("stop_limit", "new a o2 XYZ sell stop_limit qty=1 px=9.40 stop=9.50"),
-        ("stop_price", "new a o2 XYZ sell limit qty=1 px=9.40 stop=9.50"),
-        ("display", "new a o2 XYZ sell limit qty=10 px=11.00 display=1"),
-        ("gtd", "new a o2 XYZ sell limit qty=1 px=11.00 tif=gtd expire=10:00:00"),
-        ("opg", "new a o2 XYZ sell limit qty=1 px=11.00 tif=opg"),
         ("quote", "quote XYZ bid=9.99 ask=10.01"),
-        ("trade", "trade XYZ px=10.00 qty=5"),
-        ("halt", "halt XYZ"),
-        ("kill", "kill a"),
-        ("auction", "auction XYZ open"),
-        ("session_end", "session_end"),
         ("limits", "limits a max_qty=5"),
         ("position", "position a XYZ"),
-        ("stp", "account s cash=1 stp=cancel_newest"),
         ("fees", "account f cash=1 fee_bps=1"),
+        ("leverage", "account f cash=1 leverage=2"),
         ("paper", "instrument P tick=0.01 mode=paper"),
     ];
     for (name, line) in cases {
@@ -280,6 +280,58 @@ fn every_example_runs_with_exit_0() {
         }
     }
     seen.sort();
-    assert!(seen.len() >= 4, "{seen:?}");
+    assert!(seen.len() >= 7, "{seen:?}");
+    for name in ["stops.optix", "iceberg.optix", "auction.optix"] {
+        assert!(seen.contains(&name.to_string()), "{seen:?}");
+    }
     assert!(seen.contains(&"basic.optix".to_string()), "{seen:?}");
+}
+
+fn example(name: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let o = scenario(&path, &["--no-levels"]);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+    let lines = stdout_lines(&o);
+    assert_json_events(&lines);
+    lines
+}
+
+fn count(lines: &[String], needle: &str) -> usize {
+    lines.iter().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn stops_example_triggers_and_cascades() {
+    let lines = example("stops.optix");
+    assert_eq!(count(&lines, r#""ev":"triggered""#), 4, "{lines:#?}");
+    // s1 triggers on bob's print, s2 on s1's print: s1 runs first.
+    let s1 = lines.iter().position(|l| l.contains(r#""ev":"triggered""#) && l.contains(r#""clid":"s1""#)).unwrap();
+    let s2 = lines.iter().position(|l| l.contains(r#""ev":"triggered""#) && l.contains(r#""clid":"s2""#)).unwrap();
+    assert!(s1 < s2);
+    assert!(lines[s2].contains(r#""last":"400.02""#), "{}", lines[s2]);
+    assert_eq!(count(&lines, r#""stop":"399.99""#), 1, "the replaced stop price");
+    assert!(lines.iter().any(|l| l.contains(r#""type":"stop_limit""#) && l.contains(r#""stop":"400.02""#)));
+}
+
+#[test]
+fn iceberg_example_shows_only_the_display() {
+    let lines = example("iceberg.optix");
+    assert!(lines.contains(&r#"{"ev":"book","sym":"NVDA","bids":[],"asks":[["120.00",150]]}"#.to_string()));
+    // t1 reaches w1 three times in one sweep.
+    assert_eq!(count(&lines, r#""ev":"trade","seq":3,"#), 4);
+    assert_eq!(count(&lines, r#""buy":"taker/t1","sell":"whale/w1""#), 3);
+    assert_eq!(count(&lines, r#""reason":"self_trade""#), 1);
+    assert_eq!(lines.last().unwrap(), r#"{"ev":"book","sym":"NVDA","bids":[["119.00",30]],"asks":[["125.00",5]]}"#);
+}
+
+#[test]
+fn auction_example_uncrosses_and_expires() {
+    let lines = example("auction.optix");
+    assert_eq!(count(&lines, r#""liq":"auction""#), 8);
+    assert!(lines.iter().filter(|l| l.contains(r#""ev":"trade""#)).all(|l| !l.contains("taker")));
+    assert_eq!(count(&lines, r#""reason":"auction_leftover""#), 2);
+    assert_eq!(count(&lines, r#""reason":"symbol_halted""#), 1);
+    assert_eq!(count(&lines, r#""reason":"kill_switch""#), 3);
+    assert_eq!(count(&lines, r#""ev":"expired""#), 2);
+    assert_eq!(lines.last().unwrap(), r#"{"ev":"book","sym":"TSLA","bids":[["249.00",100]],"asks":[]}"#);
 }
