@@ -336,7 +336,7 @@ impl Gen {
     }
 }
 
-/// Mixed flow: 64 symbols, 1,000 accounts; passive adds near the touch,
+/// Mixed flow: 64 symbols, 1,000 accounts each trading 4 of them; passive adds near the touch,
 /// cancels, price and size replaces, marketable limits sweeping a few
 /// levels, market orders; the resting population held near 150 orders per
 /// symbol and side.
@@ -349,8 +349,10 @@ pub fn mixed(commands: u64, seed: u64) -> Stream {
     let mut g = Gen::new(seed, &instruments, &accounts);
     let mut mid: Vec<i64> = (0..SYMS).map(|_| 10_000).collect();
     while (g.out.len() as u64) < commands {
-        let sym = g.rng.below(u64::from(SYMS)) as u32;
+        // Each account trades 4 of the symbols, as a strategy trades a few
+        // names: account a trades a, a + 16, a + 32, a + 48 (mod 64).
         let acct = g.rng.below(u64::from(ACCTS)) as u32;
+        let sym = (acct + 16 * g.rng.below(4) as u32) % SYMS;
         let side = if g.rng.pct(50) { Side::Buy } else { Side::Sell };
         // The mid drifts with the touch.
         if let (Some(b), Some(a)) = (g.best(sym, Side::Buy), g.best(sym, Side::Sell)) {

@@ -62,11 +62,13 @@ pub struct EngineConfig {
     pub order_capacity: usize,
     /// Price levels preallocated per book side (grows past it).
     pub levels_per_side: usize,
+    /// Symbols per account whose positions are preallocated (grows past it).
+    pub positions_per_account: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { order_capacity: 4096, levels_per_side: 64 }
+        EngineConfig { order_capacity: 4096, levels_per_side: 64, positions_per_account: 4 }
     }
 }
 
@@ -97,6 +99,14 @@ struct Account {
     open: u32,
     /// The account's own kill switch (`KILL_*`).
     kill: u8,
+    /// Net position in lots (buys minus sells) of the account's orders no
+    /// longer working, per symbol it has traded: `(symbol, lots)` sorted by
+    /// symbol. Sparse, since an account trades few of the symbols: an entry
+    /// is added the first time an order of the account in that symbol
+    /// closes with fills. An order's fills are folded in when it closes, so
+    /// a fill touches no position. The position is this plus the signed
+    /// filled quantity of the account's working orders in the symbol.
+    positions: Vec<(u32, i64)>,
 }
 
 /// An aggressor while it matches.
@@ -156,6 +166,7 @@ pub struct Engine<R: PreTradeCheck> {
     /// Arrival stamps of waiting stops.
     next_arrival: u64,
     levels_per_side: usize,
+    positions_per_account: usize,
     instruments: Vec<Instrument>,
     books: Vec<Book>,
     accounts: Vec<Account>,
@@ -164,12 +175,6 @@ pub struct Engine<R: PreTradeCheck> {
     live: LiveMap,
     /// Working orders not in a level (waiting stops and held OPG/CLS).
     off_book: usize,
-    /// Net position in lots (buys minus sells) of the orders no longer
-    /// working, per account and symbol (`positions[acct * instruments +
-    /// sym]`): an order's fills are folded in when it closes, so a fill
-    /// touches no position. The position is this plus the signed filled
-    /// quantity of the account's working orders in the symbol.
-    positions: Vec<i64>,
     /// The kill switch for all accounts (`KILL_*`).
     kill_all: u8,
     /// Accounts whose own kill switch is on (0: the check reads no account).
@@ -220,6 +225,7 @@ impl<R: PreTradeCheck> Engine<R> {
             next_trade_id: 1,
             next_arrival: 1,
             levels_per_side: config.levels_per_side,
+            positions_per_account: config.positions_per_account,
             instruments: Vec::new(),
             books: Vec::new(),
             accounts: Vec::new(),
@@ -227,7 +233,6 @@ impl<R: PreTradeCheck> Engine<R> {
             levels: Levels::new(),
             live: LiveMap::with_capacity(config.order_capacity),
             off_book: 0,
-            positions: Vec::new(),
             kill_all: KILL_OFF,
             kills_on: 0,
             print_lo: 0,
@@ -249,23 +254,24 @@ impl<R: PreTradeCheck> Engine<R> {
         let n = self.levels_per_side;
         self.books.push(Book {
             sides: [Vec::with_capacity(n), Vec::with_capacity(n)],
-            stops: [Vec::with_capacity(n), Vec::with_capacity(n)],
+            // Allocated by the first stop of the symbol.
+            stops: [Vec::new(), Vec::new()],
             ..Book::default()
         });
-        // Re-lay the positions out with the new stride.
-        let (old, new) = (self.instruments.len() - 1, self.instruments.len());
-        let mut pos = vec![0; self.accounts.len() * new];
-        for a in 0..self.accounts.len() {
-            pos[a * new..a * new + old].copy_from_slice(&self.positions[a * old..(a + 1) * old]);
-        }
-        self.positions = pos;
         SymbolId((self.instruments.len() - 1) as u32)
     }
 
     /// Adds an account (configuration, not the hot path).
     pub fn add_account(&mut self, spec: AccountSpec) -> AccountId {
-        self.accounts.push(Account { spec, used: ClidSet::default(), head: NIL, tail: NIL, open: 0, kill: KILL_OFF });
-        self.positions.resize(self.positions.len() + self.instruments.len(), 0);
+        self.accounts.push(Account {
+            spec,
+            used: ClidSet::default(),
+            head: NIL,
+            tail: NIL,
+            open: 0,
+            kill: KILL_OFF,
+            positions: Vec::with_capacity(self.positions_per_account),
+        });
         AccountId((self.accounts.len() - 1) as u32)
     }
 
@@ -318,7 +324,11 @@ impl<R: PreTradeCheck> Engine<R> {
     #[cold]
     #[inline(never)]
     fn position_of(&self, acct: u32, sym: u32) -> i64 {
-        let mut pos = self.positions[acct as usize * self.instruments.len() + sym as usize];
+        let a = &self.accounts[acct as usize];
+        let mut pos = match a.positions.binary_search_by_key(&sym, |&(s, _)| s) {
+            Ok(i) => a.positions[i].1,
+            Err(_) => 0,
+        };
         let mut s = self.accounts[acct as usize].head;
         while s != NIL {
             let o = self.orders.get(s);
@@ -376,18 +386,6 @@ impl<R: PreTradeCheck> Engine<R> {
         self.live.prefetch(hash_key(acct.0, clid.0));
         if let Some(a) = self.accounts.get(acct.0 as usize) {
             optix_ring::prefetch(a);
-        }
-        if let Input::NewOrder(o) = input {
-            // Where the order's fills will be folded into its position.
-            self.prefetch_position(o.acct.0, o.sym.0);
-        }
-    }
-
-    #[inline]
-    fn prefetch_position(&self, acct: u32, sym: u32) {
-        let i = (acct as usize).wrapping_mul(self.instruments.len()).wrapping_add(sym as usize);
-        if let Some(p) = self.positions.get(i) {
-            optix_ring::prefetch(p);
         }
     }
 
@@ -809,8 +807,15 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Folds the fills of an order that stops working into the position.
     #[inline]
     fn fold_position(&mut self, acct: u32, sym: u32, side: Side, filled: i64) {
-        let i = acct as usize * self.instruments.len() + sym as usize;
-        self.positions[i] += signed(side, filled);
+        if filled == 0 {
+            return;
+        }
+        let p = &mut self.accounts[acct as usize].positions;
+        match p.binary_search_by_key(&sym, |&(s, _)| s) {
+            Ok(i) => p[i].1 += signed(side, filled),
+            // A new (account, symbol) pair: grows only on a new high.
+            Err(i) => p.insert(i, (sym, signed(side, filled))),
+        }
     }
 
     /// Matches an aggressor against the opposite side up to its limit.
@@ -859,7 +864,6 @@ impl<R: PreTradeCheck> Engine<R> {
                 let maker_done = m.leaves == 0;
                 if maker_done {
                     self.live.prefetch(hash_key(maker.acct.0, maker.clid.0));
-                    self.prefetch_position(maker.acct.0, b as u32);
                 }
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
@@ -2113,9 +2117,6 @@ impl<R: PreTradeCheck> Engine<R> {
         h.u64(self.next_trade_id);
         h.u64(self.next_arrival);
         h.u64(u64::from(self.kill_all));
-        for &p in &self.positions {
-            h.u64(p as u64);
-        }
         for (i, (ins, book)) in self.instruments.iter().zip(&self.books).enumerate() {
             h.u64(i as u64);
             h.u64(ins.tick_units as u64);
@@ -2160,6 +2161,10 @@ impl<R: PreTradeCheck> Engine<R> {
             h.u64(a.spec.stp as u64);
             h.u64(u64::from(a.open));
             h.u64(u64::from(a.kill));
+            for &(sym, lots) in &a.positions {
+                h.u64(u64::from(sym));
+                h.u64(lots as u64);
+            }
             for (lo, hi) in a.used.ranges() {
                 h.u64(lo);
                 h.u64(hi);
@@ -2306,8 +2311,10 @@ impl<R: PreTradeCheck> Engine<R> {
                 }
             }
         }
-        if self.positions.len() != self.accounts.len() * self.instruments.len() {
-            return Err("positions not sized to accounts x instruments".into());
+        for (i, a) in self.accounts.iter().enumerate() {
+            if a.positions.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err(format!("account {i}: positions not sorted by symbol"));
+            }
         }
         if self.kills_on as usize != self.accounts.iter().filter(|a| a.kill != KILL_OFF).count() {
             return Err("kill switch count wrong".into());
