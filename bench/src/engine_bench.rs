@@ -177,27 +177,24 @@ impl EventSink for BenchSink {
     }
 }
 
-/// splitmix64: small, seeded, deterministic.
-pub struct Rng(u64);
+/// The workload generators' random numbers: the feed crate's seeded
+/// splitmix64, with the ranges the generators need.
+pub struct Rng(optix_feed::itch::gen::SplitMix64);
 
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Rng(optix_feed::itch::gen::SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
     /// Next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `0..n` (n > 0).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+        self.0.below(n)
     }
     /// Uniform in `lo..=hi`.
     #[inline]
