@@ -62,13 +62,14 @@ pub struct EngineConfig {
     pub order_capacity: usize,
     /// Price levels preallocated per book side (grows past it).
     pub levels_per_side: usize,
-    /// Symbols per account whose positions are preallocated (grows past it).
+    /// Symbols per account, past the 4 kept inline, whose positions are
+    /// preallocated (grows past it).
     pub positions_per_account: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { order_capacity: 4096, levels_per_side: 64, positions_per_account: 4 }
+        EngineConfig { order_capacity: 4096, levels_per_side: 64, positions_per_account: 0 }
     }
 }
 
@@ -100,14 +101,19 @@ struct Account {
     /// The account's own kill switch (`KILL_*`).
     kill: u8,
     /// Net position in lots (buys minus sells) of the account's orders no
-    /// longer working, per symbol it has traded: `(symbol, lots)` sorted by
-    /// symbol. Sparse, since an account trades few of the symbols: an entry
-    /// is added the first time an order of the account in that symbol
-    /// closes with fills. An order's fills are folded in when it closes, so
-    /// a fill touches no position. The position is this plus the signed
+    /// longer working, per symbol it has traded, as `(symbol, lots)`: the
+    /// first [`INLINE_POSITIONS`] symbols in first-traded order inline (on
+    /// the account's own cache lines, which closing an order touches
+    /// anyway; `u32::MAX` marks a free entry), further ones in `positions`,
+    /// sorted by symbol. An order's fills are folded in when it closes, so a
+    /// fill touches no position. The position is this plus the signed
     /// filled quantity of the account's working orders in the symbol.
+    pos_inline: [(u32, i64); INLINE_POSITIONS],
     positions: Vec<(u32, i64)>,
 }
+
+/// Positions kept inline in an account (most accounts trade a few symbols).
+const INLINE_POSITIONS: usize = 4;
 
 /// An aggressor while it matches.
 #[derive(Clone, Copy, Debug)]
@@ -270,6 +276,7 @@ impl<R: PreTradeCheck> Engine<R> {
             tail: NIL,
             open: 0,
             kill: KILL_OFF,
+            pos_inline: [(u32::MAX, 0); INLINE_POSITIONS],
             positions: Vec::with_capacity(self.positions_per_account),
         });
         AccountId((self.accounts.len() - 1) as u32)
@@ -325,9 +332,12 @@ impl<R: PreTradeCheck> Engine<R> {
     #[inline(never)]
     fn position_of(&self, acct: u32, sym: u32) -> i64 {
         let a = &self.accounts[acct as usize];
-        let mut pos = match a.positions.binary_search_by_key(&sym, |&(s, _)| s) {
-            Ok(i) => a.positions[i].1,
-            Err(_) => 0,
+        let mut pos = match a.pos_inline.iter().find(|&&(s, _)| s == sym) {
+            Some(&(_, lots)) => lots,
+            None => match a.positions.binary_search_by_key(&sym, |&(s, _)| s) {
+                Ok(i) => a.positions[i].1,
+                Err(_) => 0,
+            },
         };
         let mut s = self.accounts[acct as usize].head;
         while s != NIL {
@@ -810,11 +820,23 @@ impl<R: PreTradeCheck> Engine<R> {
         if filled == 0 {
             return;
         }
-        let p = &mut self.accounts[acct as usize].positions;
+        let a = &mut self.accounts[acct as usize];
+        let lots = signed(side, filled);
+        for e in a.pos_inline.iter_mut() {
+            if e.0 == sym {
+                e.1 += lots;
+                return;
+            }
+            if e.0 == u32::MAX {
+                *e = (sym, lots);
+                return;
+            }
+        }
+        let p = &mut a.positions;
         match p.binary_search_by_key(&sym, |&(s, _)| s) {
-            Ok(i) => p[i].1 += signed(side, filled),
+            Ok(i) => p[i].1 += lots,
             // A new (account, symbol) pair: grows only on a new high.
-            Err(i) => p.insert(i, (sym, signed(side, filled))),
+            Err(i) => p.insert(i, (sym, lots)),
         }
     }
 
@@ -2161,7 +2183,7 @@ impl<R: PreTradeCheck> Engine<R> {
             h.u64(a.spec.stp as u64);
             h.u64(u64::from(a.open));
             h.u64(u64::from(a.kill));
-            for &(sym, lots) in &a.positions {
+            for &(sym, lots) in a.pos_inline.iter().chain(&a.positions) {
                 h.u64(u64::from(sym));
                 h.u64(lots as u64);
             }
@@ -2314,6 +2336,13 @@ impl<R: PreTradeCheck> Engine<R> {
         for (i, a) in self.accounts.iter().enumerate() {
             if a.positions.windows(2).any(|w| w[0].0 >= w[1].0) {
                 return Err(format!("account {i}: positions not sorted by symbol"));
+            }
+            let used = a.pos_inline.iter().take_while(|e| e.0 != u32::MAX).count();
+            if a.pos_inline[used..].iter().any(|e| e.0 != u32::MAX)
+                || (!a.positions.is_empty() && used < INLINE_POSITIONS)
+                || a.positions.iter().any(|p| a.pos_inline.iter().any(|e| e.0 == p.0))
+            {
+                return Err(format!("account {i}: inline positions out of order"));
             }
         }
         if self.kills_on as usize != self.accounts.iter().filter(|a| a.kill != KILL_OFF).count() {
