@@ -225,6 +225,26 @@ fn qty_reason(e: DecimalError) -> Result<RejectReason, String> {
     }
 }
 
+/// A replace's price at the edge: the value, or the reject it earns (zero
+/// is a reject here, since a replace that keeps the price names none);
+/// `Err` for text that is not a number.
+fn edge_price(ins: &Instrument, text: &str) -> Result<Result<Price, RejectReason>, String> {
+    match ins.parse_price(text) {
+        Ok(v) if v.is_none() => Ok(Err(RejectReason::InvalidPrice)),
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => price_reason(e).map(Err),
+    }
+}
+
+/// A replace's quantity at the edge, as [`edge_price`].
+fn edge_qty(ins: &Instrument, text: &str) -> Result<Result<Qty, RejectReason>, String> {
+    match ins.parse_qty(text) {
+        Ok(v) if v.is_zero() => Ok(Err(RejectReason::InvalidQty)),
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => qty_reason(e).map(Err),
+    }
+}
+
 impl Parser {
     /// A parser with nothing declared.
     pub fn new() -> Self {
@@ -357,61 +377,23 @@ impl Parser {
                 let mut qty = Qty::ZERO;
                 let mut stop_price = Price::NONE;
                 if let Some(ins) = ins {
+                    let reject = |reason| Ok(Some(Step::EdgeReject { order, cmd: CmdKind::Replace, reason }));
                     if let Some(p) = o.get("stop") {
-                        match ins.parse_price(p) {
-                            Ok(v) if v.is_none() => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: RejectReason::InvalidPrice,
-                                }))
-                            }
+                        match edge_price(&ins, p)? {
                             Ok(v) => stop_price = v,
-                            Err(e) => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: price_reason(e)?,
-                                }))
-                            }
+                            Err(r) => return reject(r),
                         }
                     }
                     if let Some(p) = o.get("px") {
-                        match ins.parse_price(p) {
-                            Ok(v) if v.is_none() => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: RejectReason::InvalidPrice,
-                                }))
-                            }
+                        match edge_price(&ins, p)? {
                             Ok(v) => price = v,
-                            Err(e) => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: price_reason(e)?,
-                                }))
-                            }
+                            Err(r) => return reject(r),
                         }
                     }
                     if let Some(q) = o.get("qty") {
-                        match ins.parse_qty(q) {
-                            Ok(v) if v.is_zero() => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: RejectReason::InvalidQty,
-                                }))
-                            }
+                        match edge_qty(&ins, q)? {
                             Ok(v) => qty = v,
-                            Err(e) => {
-                                return Ok(Some(Step::EdgeReject {
-                                    order,
-                                    cmd: CmdKind::Replace,
-                                    reason: qty_reason(e)?,
-                                }))
-                            }
+                            Err(r) => return reject(r),
                         }
                     }
                 }
