@@ -49,7 +49,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::book::*;
-use crate::check::{OrderCheck, PreTradeCheck};
+use crate::check::{CheckKind, OrderCheck, PreTradeCheck};
 use crate::event::*;
 use crate::idmap::{hash_key, ClidSet, LiveMap};
 use crate::reason::{CancelReason, RejectReason};
@@ -443,6 +443,7 @@ impl<R: PreTradeCheck> Engine<R> {
             Input::SessionEnd => self.on_session_end(out),
             Input::Auction(sym, kind) => self.on_auction(*sym, *kind, out),
             Input::TradePrint(p) => self.on_print(p, out),
+            Input::Quote(q) => self.on_quote(q, out),
             Input::Tick => {}
         }
     }
@@ -573,6 +574,7 @@ impl<R: PreTradeCheck> Engine<R> {
             return self.reject(out, oref, CmdKind::New, RejectReason::KillSwitch);
         }
         let chk = OrderCheck {
+            kind: CheckKind::New,
             acct: o.acct,
             sym: o.sym,
             side: o.side,
@@ -582,6 +584,7 @@ impl<R: PreTradeCheck> Engine<R> {
             qty: o.qty,
             prev_qty: Qty::ZERO,
             prev_price: Price::NONE,
+            ..OrderCheck::bare(o.acct, o.sym, o.side, o.price, o.qty)
         };
         if let Err(r) = self.check.check_new(self.now, &chk) {
             return self.reject(out, oref, CmdKind::New, r);
@@ -1388,6 +1391,7 @@ impl<R: PreTradeCheck> Engine<R> {
         }
         let ord_type = if o.ord_type == OrdType::Stop { OrdType::Market } else { OrdType::Limit };
         let chk = OrderCheck {
+            kind: CheckKind::Triggered,
             acct: AccountId(o.acct),
             sym,
             side: o.side,
@@ -1397,6 +1401,7 @@ impl<R: PreTradeCheck> Engine<R> {
             qty: Qty::from_lots(o.leaves),
             prev_qty: Qty::ZERO,
             prev_price: Price::NONE,
+            ..OrderCheck::bare(AccountId(o.acct), sym, o.side, Price::NONE, Qty::ZERO)
         };
         if let Err(r) = self.check.check_new(self.now, &chk) {
             self.close(slot);
@@ -1653,6 +1658,7 @@ impl<R: PreTradeCheck> Engine<R> {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::KillSwitch);
         }
         let chk = OrderCheck {
+            kind: CheckKind::Replace,
             acct: AccountId(o.acct),
             sym,
             side: o.side,
@@ -1662,6 +1668,7 @@ impl<R: PreTradeCheck> Engine<R> {
             qty: Qty::from_lots(new_leaves),
             prev_qty: Qty::from_lots(o.leaves),
             prev_price: Price::from_ticks(o.price),
+            ..OrderCheck::bare(AccountId(o.acct), sym, o.side, Price::NONE, Qty::ZERO)
         };
         if let Err(e) = self.check.check_replace(self.now, &chk) {
             return self.reject(out, oref, CmdKind::Replace, e);
@@ -1878,6 +1885,10 @@ impl<R: PreTradeCheck> Engine<R> {
     }
     #[cold]
     #[inline(never)]
+    fn on_quote(&mut self, q: &ExtQuote, out: &mut impl EventSink) {
+        let _ = (q, out);
+    }
+
     fn on_print(&mut self, p: &TradePrint, out: &mut impl EventSink) {
         let b = p.sym.0 as usize;
         if b >= self.books.len() {

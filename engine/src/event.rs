@@ -137,6 +137,24 @@ pub struct TradePrint {
     pub qty: Qty,
 }
 
+/// An external quote (market data): the best bid and ask of the external
+/// market in the instrument's ticks and lots. A side with no orders has
+/// `Price::NONE` and `Qty::ZERO`. In `paper` mode client orders fill against
+/// it; in every mode it marks positions to market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtQuote {
+    /// Instrument.
+    pub sym: SymbolId,
+    /// Best bid price (`NONE`: no bid).
+    pub bid: Price,
+    /// Lots at the best bid.
+    pub bid_qty: Qty,
+    /// Best ask price (`NONE`: no ask).
+    pub ask: Price,
+    /// Lots at the best ask.
+    pub ask_qty: Qty,
+}
+
 /// One input to the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
@@ -166,6 +184,8 @@ pub enum Input {
     Auction(SymbolId, AuctionKind),
     /// Market data: an external trade print.
     TradePrint(TradePrint),
+    /// Market data: the external best bid and ask.
+    Quote(ExtQuote),
     /// The clock moved (time-driven behaviour runs on it); no other effect.
     Tick,
 }

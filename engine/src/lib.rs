@@ -19,7 +19,7 @@ pub mod reason;
 pub mod scenario;
 pub mod types;
 
-pub use check::{OrderCheck, Permissive, PreTradeCheck};
+pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
 pub use engine::{AccountSpec, Engine, EngineConfig, MAX_RESERVE_PARTS};
 pub use event::*;
 pub use reason::{CancelReason, RejectReason};

@@ -180,6 +180,7 @@ impl Model {
             }
             Input::ReplaceStop(r) => self.replace(r, true),
             Input::MassCancel(m) => self.mass_cancel(m),
+            Input::Quote(_) => unreachable!("the model runs clob books only"),
             Input::Halt(s) | Input::Resume(s) => {
                 if s.0 >= SYMS {
                     self.admin_reject(0, RejectReason::UnknownSymbol);
