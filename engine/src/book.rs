@@ -337,6 +337,15 @@ pub(crate) struct Book {
     pub stops: [Vec<StopRef>; 2],
     /// OPG/CLS orders held for `[open, close]`, in arrival order.
     pub held: [HeldList; 2],
+    /// Money per tick and lot.
+    pub unit: crate::account::Unit,
+    /// Paper mode: client orders fill against the external market.
+    pub paper: bool,
+    /// The external quote and the mark.
+    pub ext: crate::account::External,
+    /// Positions in this symbol (indices into the engine's positions), to
+    /// mark them when the quote moves.
+    pub holders: Vec<u32>,
 }
 
 impl Book {

@@ -48,6 +48,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::account::*;
 use crate::book::*;
 use crate::check::{CheckKind, OrderCheck, PreTradeCheck};
 use crate::event::*;
@@ -74,10 +75,68 @@ impl Default for EngineConfig {
 }
 
 /// Per-account settings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccountSpec {
     /// Self-trade prevention mode.
     pub stp: StpMode,
+    /// Starting cash.
+    pub cash: Money,
+    /// Commission model.
+    pub fees: FeeModel,
+    /// Leverage in hundredths (100 = 1x) for buying power.
+    pub leverage: i64,
+}
+
+impl Default for AccountSpec {
+    fn default() -> Self {
+        AccountSpec { stp: StpMode::None, cash: Money::ZERO, fees: FeeModel::default(), leverage: 100 }
+    }
+}
+
+/// One position of an account, as [`Engine::position_report`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionReport {
+    /// Instrument.
+    pub sym: SymbolId,
+    /// Signed lots.
+    pub qty: Qty,
+    /// Cost basis (negative for a short).
+    pub cost: Money,
+    /// Realized P&L.
+    pub realized: Money,
+    /// Unrealized P&L: mark value minus cost.
+    pub unrealized: Money,
+    /// Mark value.
+    pub value: Money,
+    /// Working buy and sell lots.
+    pub open_buy: Qty,
+    /// Working sell lots.
+    pub open_sell: Qty,
+}
+
+/// An account's money, as [`Engine::account_report`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountReport {
+    /// Starting cash.
+    pub start_cash: Money,
+    /// Cash now.
+    pub cash: Money,
+    /// Cash plus the positions' mark values.
+    pub equity: Money,
+    /// Equity times leverage, less gross position value and open-order exposure.
+    pub buying_power: Money,
+    /// Commissions paid.
+    pub fees: Money,
+    /// Realized P&L over all symbols.
+    pub realized: Money,
+    /// Unrealized P&L over all symbols.
+    pub unrealized: Money,
+    /// Sum of the absolute mark values of the positions.
+    pub gross: Money,
+    /// Open-order exposure.
+    pub exposure: Money,
+    /// Working orders.
+    pub open_orders: u32,
 }
 
 /// Most parts a reserve order may be cut into (`qty <= display * this`):
@@ -100,16 +159,14 @@ struct Account {
     open: u32,
     /// The account's own kill switch (`KILL_*`).
     kill: u8,
-    /// Net position in lots (buys minus sells) of the account's orders no
-    /// longer working, per symbol it has traded, as `(symbol, lots)`: the
-    /// first [`INLINE_POSITIONS`] symbols in first-traded order inline (on
-    /// the account's own cache lines, which closing an order touches
-    /// anyway; `u32::MAX` marks a free entry), further ones in `positions`,
-    /// sorted by symbol. An order's fills are folded in when it closes, so a
-    /// fill touches no position. The position is this plus the signed
-    /// filled quantity of the account's working orders in the symbol.
-    pos_inline: [(u32, i64); INLINE_POSITIONS],
-    positions: Vec<(u32, i64)>,
+    /// The account's positions as `(symbol, index into Engine::positions)`:
+    /// the first [`INLINE_POSITIONS`] symbols in first-used order inline (on
+    /// the account's own cache line; `u32::MAX` marks a free entry),
+    /// further ones in `positions`, sorted by symbol.
+    pos_inline: [(u32, u32); INLINE_POSITIONS],
+    positions: Vec<(u32, u32)>,
+    /// Cash, fees, P&L and the sums behind buying power.
+    funds: Funds,
 }
 
 /// Positions kept inline in an account (most accounts trade a few symbols).
@@ -176,6 +233,8 @@ pub struct Engine<R: PreTradeCheck> {
     instruments: Vec<Instrument>,
     books: Vec<Book>,
     accounts: Vec<Account>,
+    /// Every (account, symbol) position, in order of first use.
+    positions: Vec<Position>,
     orders: Arena,
     levels: Levels,
     live: LiveMap,
@@ -235,6 +294,7 @@ impl<R: PreTradeCheck> Engine<R> {
             instruments: Vec::new(),
             books: Vec::new(),
             accounts: Vec::new(),
+            positions: Vec::new(),
             orders: Arena::with_capacity(config.order_capacity),
             levels: Levels::new(),
             live: LiveMap::with_capacity(config.order_capacity),
@@ -262,6 +322,8 @@ impl<R: PreTradeCheck> Engine<R> {
             sides: [Vec::with_capacity(n), Vec::with_capacity(n)],
             // Allocated by the first stop of the symbol.
             stops: [Vec::new(), Vec::new()],
+            unit: Unit::of(&instrument),
+            paper: instrument.mode == VenueMode::Paper,
             ..Book::default()
         });
         SymbolId((self.instruments.len() - 1) as u32)
@@ -278,6 +340,12 @@ impl<R: PreTradeCheck> Engine<R> {
             kill: KILL_OFF,
             pos_inline: [(u32::MAX, 0); INLINE_POSITIONS],
             positions: Vec::with_capacity(self.positions_per_account),
+            funds: Funds {
+                start_cash: i128::from(spec.cash.micros()),
+                cash: i128::from(spec.cash.micros()),
+                leverage: spec.leverage,
+                ..Funds::default()
+            },
         });
         AccountId((self.accounts.len() - 1) as u32)
     }
@@ -326,28 +394,295 @@ impl<R: PreTradeCheck> Engine<R> {
         self.position_of(acct.0, sym.0)
     }
 
-    /// Folded position plus the working orders' fills: O(orders of the
-    /// account), needed only while a reduce-only kill switch is on.
+    /// Signed position in lots.
+    #[inline]
+    fn position_of(&self, acct: u32, sym: u32) -> i64 {
+        self.pos_find(acct, sym).map_or(0, |p| self.positions[p as usize].qty)
+    }
+
+    /// Index of the position of `acct` in `sym`, if it has one.
+    #[inline]
+    fn pos_find(&self, acct: u32, sym: u32) -> Option<u32> {
+        let a = &self.accounts[acct as usize];
+        for &(s, i) in &a.pos_inline {
+            if s == sym {
+                return Some(i);
+            }
+            if s == u32::MAX {
+                return None;
+            }
+        }
+        a.positions.binary_search_by_key(&sym, |&(s, _)| s).ok().map(|k| a.positions[k].1)
+    }
+
+    /// Index of the position of `acct` in `sym`, created flat the first
+    /// time (allocates only on a new (account, symbol) pair).
+    #[inline]
+    fn pos_index(&mut self, acct: u32, sym: u32) -> u32 {
+        if let Some(i) = self.pos_find(acct, sym) {
+            return i;
+        }
+        self.new_position(acct, sym)
+    }
+
     #[cold]
     #[inline(never)]
-    fn position_of(&self, acct: u32, sym: u32) -> i64 {
-        let a = &self.accounts[acct as usize];
-        let mut pos = match a.pos_inline.iter().find(|&&(s, _)| s == sym) {
-            Some(&(_, lots)) => lots,
-            None => match a.positions.binary_search_by_key(&sym, |&(s, _)| s) {
-                Ok(i) => a.positions[i].1,
-                Err(_) => 0,
-            },
-        };
-        let mut s = self.accounts[acct as usize].head;
-        while s != NIL {
-            let o = self.orders.get(s);
-            if o.sym == sym {
-                pos += signed(o.side, o.filled);
-            }
-            s = o.acct_next;
+    fn new_position(&mut self, acct: u32, sym: u32) -> u32 {
+        let idx = self.positions.len() as u32;
+        let mut p = Position { acct, sym, ..Position::default() };
+        p.mv = 0;
+        self.positions.push(p);
+        self.books[sym as usize].holders.push(idx);
+        let a = &mut self.accounts[acct as usize];
+        if let Some(e) = a.pos_inline.iter_mut().find(|e| e.0 == u32::MAX) {
+            *e = (sym, idx);
+        } else {
+            let k = a.positions.binary_search_by_key(&sym, |&(s, _)| s).unwrap_or_else(|k| k);
+            a.positions.insert(k, (sym, idx));
         }
-        pos
+        idx
+    }
+
+    /// Mark value of a position: at the symbol's mark, else at cost.
+    #[inline]
+    fn mark_value(&self, p: &Position) -> i128 {
+        let b = &self.books[p.sym as usize];
+        if b.ext.mark2 != 0 && p.qty != 0 {
+            b.unit.value_half(b.ext.mark2, p.qty)
+        } else {
+            p.cost
+        }
+    }
+
+    /// Recomputes a position's mark value and exposure and moves its
+    /// account's sums by the difference.
+    #[inline]
+    fn refresh(&mut self, idx: u32) {
+        let p = self.positions[idx as usize];
+        let mv = self.mark_value(&p);
+        let expo = Position::exposure(p.qty, p.open, p.open_value);
+        let f = &mut self.accounts[p.acct as usize].funds;
+        f.mv += mv - p.mv;
+        f.gross += mv.abs() - p.mv.abs();
+        f.expo += expo - p.expo;
+        let p = &mut self.positions[idx as usize];
+        p.mv = mv;
+        p.expo = expo;
+    }
+
+    /// Books a fill of `lots` at `px` for `acct` on `side`: cash, fee,
+    /// position, cost basis, realized P&L. Returns the fee.
+    #[inline]
+    fn book_fill(&mut self, acct: u32, sym: u32, side: Side, px: i64, lots: i64) -> Money {
+        let idx = self.pos_index(acct, sym);
+        let unit = self.books[sym as usize].unit;
+        let notional = unit.value(px, lots);
+        let a = &mut self.accounts[acct as usize];
+        let fee = unit.fee(&a.spec.fees, lots, notional);
+        let f = &mut a.funds;
+        let sn = if side == Side::Buy { notional } else { -notional };
+        f.cash -= sn + fee;
+        f.fees += fee;
+        let p = &mut self.positions[idx as usize];
+        let q0 = p.qty;
+        let closes = match side {
+            Side::Buy => (-q0).clamp(0, lots),
+            Side::Sell => q0.clamp(0, lots),
+        };
+        let mut realized = 0i128;
+        let mut opening = notional;
+        if closes > 0 {
+            // The closed part's share of the cost basis and of the notional.
+            let basis = p.cost * i128::from(closes) / i128::from(q0.abs());
+            let n_close = if closes == lots { notional } else { notional * i128::from(closes) / i128::from(lots) };
+            realized = if side == Side::Buy { -n_close } else { n_close } - basis;
+            p.cost -= basis;
+            opening = notional - n_close;
+        }
+        p.cost += if side == Side::Buy { opening } else { -opening };
+        p.qty += signed(side, lots);
+        p.realized += realized;
+        self.accounts[acct as usize].funds.realized += realized;
+        self.refresh(idx);
+        Money::from_micros(sat(fee))
+    }
+
+    /// The price a working order's open quantity is valued at: its limit,
+    /// else its stop price, else 0 (a market order held for an auction).
+    #[inline]
+    fn value_px(&self, slot: u32) -> i64 {
+        let o = self.orders.get(slot);
+        match o.ord_type {
+            OrdType::Limit | OrdType::StopLimit => o.price,
+            OrdType::Stop => self.orders.aux(slot).stop,
+            OrdType::Market => 0,
+        }
+    }
+
+    /// Adds (`lots > 0`) or removes (`lots < 0`) working quantity of an
+    /// order at its value price to its position's open orders.
+    #[inline]
+    fn open_change(&mut self, slot: u32, lots: i64) {
+        if lots == 0 {
+            return;
+        }
+        let px = self.value_px(slot);
+        let o = self.orders.get(slot);
+        let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
+        let idx = self.pos_index(acct, sym);
+        let v = self.books[sym as usize].unit.value(px, lots);
+        let p = &mut self.positions[idx as usize];
+        p.open[side] += lots;
+        p.open_value[side] += v;
+        self.refresh(idx);
+    }
+
+    /// Reference price of a symbol: the instrument's, else the last trade (0: none).
+    #[inline]
+    fn ref_ticks(&self, b: usize) -> i64 {
+        let r = self.instruments[b].ref_price;
+        if r.is_none() {
+            self.books[b].last
+        } else {
+            r.ticks()
+        }
+    }
+
+    /// The price a market order is valued at: the opposite side's best
+    /// (the external quote in paper mode), else the reference (0: none).
+    #[inline]
+    fn market_px(&self, b: usize, side: Side) -> i64 {
+        let opp = side.opposite();
+        let book = &self.books[b];
+        let best = if book.paper {
+            book.ext.px[opp as usize]
+        } else {
+            book.sides[opp as usize].last().map_or(0, |r| key_price(opp, r.key))
+        };
+        if best != 0 {
+            best
+        } else {
+            self.ref_ticks(b)
+        }
+    }
+
+    /// What the pre-trade check sees of an order of `qty` lots at `px`
+    /// ticks (0: market) replacing `prev` lots at `prev_px` (zero for a new
+    /// order), with the account's state as if it were accepted.
+    #[allow(clippy::too_many_arguments, reason = "the order's fields, passed flat on the hot path")]
+    #[inline]
+    fn order_check(
+        &self,
+        kind: CheckKind,
+        acct: u32,
+        sym: u32,
+        side: Side,
+        ord_type: OrdType,
+        tif: Tif,
+        px: i64,
+        qty: i64,
+        prev: i64,
+        prev_px: i64,
+    ) -> OrderCheck {
+        let b = sym as usize;
+        let unit = self.books[b].unit;
+        let value_px = if px > 0 { px } else { self.market_px(b, side) };
+        let notional = unit.value(value_px, qty);
+        let a = &self.accounts[acct as usize];
+        let (pos, mut open, mut value, expo) = match self.pos_find(acct, sym) {
+            Some(i) => {
+                let p = &self.positions[i as usize];
+                (p.qty, p.open, p.open_value, p.expo)
+            }
+            None => (0, [0; 2], [0; 2], 0),
+        };
+        let s = side as usize;
+        open[s] += qty - prev;
+        value[s] += notional - unit.value(prev_px, prev);
+        OrderCheck {
+            kind,
+            acct: AccountId(acct),
+            sym: SymbolId(sym),
+            side,
+            ord_type,
+            tif,
+            price: if px > 0 { Price::from_ticks(px) } else { Price::NONE },
+            qty: Qty::from_lots(qty),
+            prev_qty: Qty::from_lots(prev),
+            prev_price: if prev_px > 0 { Price::from_ticks(prev_px) } else { Price::NONE },
+            notional: Money::from_micros(sat(notional)),
+            ref_price: match self.ref_ticks(b) {
+                0 => Price::NONE,
+                r => Price::from_ticks(r),
+            },
+            open_orders: a.open + u32::from(kind == CheckKind::New),
+            worst_long: pos + open[0],
+            worst_short: open[1] - pos,
+            buying_power: Money::from_micros(sat(a.funds.buying_power())),
+            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value) - expo)),
+        }
+    }
+
+    /// An account's money: cash, equity, buying power, fees, P&L.
+    pub fn account_report(&self, acct: AccountId) -> Option<AccountReport> {
+        let a = self.accounts.get(acct.0 as usize)?;
+        let f = &a.funds;
+        let mut unrealized = 0i128;
+        for &(_, i) in a.pos_inline.iter().take_while(|e| e.0 != u32::MAX).chain(&a.positions) {
+            let p = &self.positions[i as usize];
+            unrealized += p.mv - p.cost;
+        }
+        let m = |v: i128| Money::from_micros(sat(v));
+        Some(AccountReport {
+            start_cash: m(f.start_cash),
+            cash: m(f.cash),
+            equity: m(f.equity()),
+            buying_power: m(f.buying_power()),
+            fees: m(f.fees),
+            realized: m(f.realized),
+            unrealized: m(unrealized),
+            gross: m(f.gross),
+            exposure: m(f.expo),
+            open_orders: a.open,
+        })
+    }
+
+    /// An account's position in a symbol (flat if it never traded it).
+    pub fn position_report(&self, acct: AccountId, sym: SymbolId) -> Option<PositionReport> {
+        if acct.0 as usize >= self.accounts.len() || sym.0 as usize >= self.instruments.len() {
+            return None;
+        }
+        let p = match self.pos_find(acct.0, sym.0) {
+            Some(i) => self.positions[i as usize],
+            None => Position { acct: acct.0, sym: sym.0, ..Position::default() },
+        };
+        Some(PositionReport {
+            sym,
+            qty: Qty::from_lots(p.qty),
+            cost: Money::from_micros(sat(p.cost)),
+            realized: Money::from_micros(sat(p.realized)),
+            unrealized: Money::from_micros(sat(p.mv - p.cost)),
+            value: Money::from_micros(sat(p.mv)),
+            open_buy: Qty::from_lots(p.open[0]),
+            open_sell: Qty::from_lots(p.open[1]),
+        })
+    }
+
+    /// The symbols an account has a position record in, ascending.
+    pub fn position_symbols(&self, acct: AccountId) -> Vec<SymbolId> {
+        let Some(a) = self.accounts.get(acct.0 as usize) else { return Vec::new() };
+        let mut v: Vec<SymbolId> =
+            a.pos_inline.iter().take_while(|e| e.0 != u32::MAX).chain(&a.positions).map(|e| SymbolId(e.0)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The latest external quote of a symbol: `(bid, bid lots, ask, ask lots)`
+    /// with `Price::NONE` for a missing side.
+    pub fn external_quote(&self, sym: SymbolId) -> Option<(Price, Qty, Price, Qty)> {
+        let e = &self.books.get(sym.0 as usize)?.ext;
+        let p = |t: i64| if t == 0 { Price::NONE } else { Price::from_ticks(t) };
+        Some((p(e.px[0]), Qty::from_lots(e.qty[0]), p(e.px[1]), Qty::from_lots(e.qty[1])))
     }
 
     /// Last trade price of a symbol (internal trade or external print).
@@ -573,29 +908,29 @@ impl<R: PreTradeCheck> Engine<R> {
         if self.killed(o.acct.0, o.sym.0, o.side, o.qty.lots()) {
             return self.reject(out, oref, CmdKind::New, RejectReason::KillSwitch);
         }
-        let chk = OrderCheck {
-            kind: CheckKind::New,
-            acct: o.acct,
-            sym: o.sym,
-            side: o.side,
-            ord_type: o.ord_type,
-            tif: o.tif,
-            price: o.price,
-            qty: o.qty,
-            prev_qty: Qty::ZERO,
-            prev_price: Price::NONE,
-            ..OrderCheck::bare(o.acct, o.sym, o.side, o.price, o.qty)
-        };
+        if self.books[b].paper && (!o.display.is_zero() || matches!(o.tif, Tif::Opg | Tif::Cls)) {
+            // Paper fills take whole orders against the external market:
+            // no reserve display, no auctions of our own.
+            return self.reject(out, oref, CmdKind::New, RejectReason::NotSupported);
+        }
+        if o.post_only && self.would_cross(o.sym, o.side, o.price.ticks()) {
+            return self.reject(out, oref, CmdKind::New, RejectReason::PostOnlyWouldTake);
+        }
+        // The check runs last: an order it passes is accepted.
+        let chk = self.order_check(
+            CheckKind::New,
+            o.acct.0,
+            o.sym.0,
+            o.side,
+            o.ord_type,
+            o.tif,
+            if o.price.is_none() { 0 } else { o.price.ticks() },
+            o.qty.lots(),
+            0,
+            0,
+        );
         if let Err(r) = self.check.check_new(self.now, &chk) {
             return self.reject(out, oref, CmdKind::New, r);
-        }
-        let limit = match (o.ord_type, o.side) {
-            (OrdType::Market, Side::Buy) => i64::MAX,
-            (OrdType::Market, Side::Sell) => i64::MIN,
-            _ => o.price.ticks(),
-        };
-        if o.post_only && self.would_cross(o.sym, o.side, limit) {
-            return self.reject(out, oref, CmdKind::New, RejectReason::PostOnlyWouldTake);
         }
         oref.id = OrderId(self.next_order_id);
         self.next_order_id += 1;
@@ -636,10 +971,12 @@ impl<R: PreTradeCheck> Engine<R> {
             (OrdType::Stop | OrdType::StopLimit, _) => {
                 let slot = self.new_slot(&x, o.qty.lots(), 0);
                 self.orders.aux_mut(slot).stop = o.stop_price.ticks();
+                self.open_change(slot, o.qty.lots());
                 self.place_stop(slot, out);
             }
             (_, Tif::Opg | Tif::Cls) => {
                 let slot = self.new_slot(&x, o.qty.lots(), 0);
+                self.open_change(slot, o.qty.lots());
                 self.hold(slot);
             }
             _ => {
@@ -711,7 +1048,7 @@ impl<R: PreTradeCheck> Engine<R> {
             _ => x.price,
         };
         let stp = self.accounts[x.oref.acct.0 as usize].spec.stp;
-        if x.tif == Tif::Fok && self.available(x.sym, x.side, limit, x.qty, x.oref.acct.0, stp) < x.qty {
+        if x.tif == Tif::Fok && self.fok_available(x.sym, x.side, limit, x.qty, x.oref.acct.0, stp) < x.qty {
             if slot != NIL {
                 self.close(slot);
             }
@@ -727,7 +1064,7 @@ impl<R: PreTradeCheck> Engine<R> {
         }
         let price = if x.ord_type == OrdType::Market { Price::NONE } else { Price::from_ticks(x.price) };
         let mut t = Taker { oref: x.oref, side: x.side, limit, price, leaves: x.qty, total: x.qty, filled: 0, stp };
-        self.match_taker(x.sym, &mut t, out);
+        self.take(x.sym, &mut t, out);
         if t.leaves == 0 {
             return self.finish(slot, x, t.filled);
         }
@@ -756,18 +1093,16 @@ impl<R: PreTradeCheck> Engine<R> {
         };
         let shown = self.shown_for(slot, x.flags, t.leaves);
         self.orders.get_mut(slot).shown = shown;
+        self.open_change(slot, t.leaves);
         self.rest(slot, out);
     }
 
-    /// An executed order that does not rest: its fills go to the position
-    /// (through its slot's close if it has one).
+    /// An executed order that does not rest: releases its slot if it has one.
     #[inline]
-    fn finish(&mut self, slot: u32, x: &Exec, filled: i64) {
+    fn finish(&mut self, slot: u32, _x: &Exec, filled: i64) {
         if slot != NIL {
             self.orders.get_mut(slot).filled = filled;
             self.close(slot);
-        } else if filled != 0 {
-            self.fold_position(x.oref.acct.0, x.sym.0, x.side, filled);
         }
     }
 
@@ -775,7 +1110,11 @@ impl<R: PreTradeCheck> Engine<R> {
     #[inline]
     fn would_cross(&self, sym: SymbolId, side: Side, limit: i64) -> bool {
         let opp = side.opposite();
-        match self.books[sym.0 as usize].sides[opp as usize].last() {
+        let book = &self.books[sym.0 as usize];
+        if book.paper {
+            return book.ext.left(opp) > 0 && crosses(side, limit, book.ext.px[opp as usize]);
+        }
+        match book.sides[opp as usize].last() {
             Some(r) => crosses(side, limit, key_price(opp, r.key)),
             None => false,
         }
@@ -817,29 +1156,25 @@ impl<R: PreTradeCheck> Engine<R> {
         sum
     }
 
-    /// Folds the fills of an order that stops working into the position.
+    /// Quantity a fill-or-kill order could take now (paper: the quote's).
     #[inline]
-    fn fold_position(&mut self, acct: u32, sym: u32, side: Side, filled: i64) {
-        if filled == 0 {
-            return;
+    fn fok_available(&self, sym: SymbolId, side: Side, limit: i64, want: i64, acct: u32, stp: StpMode) -> i64 {
+        let book = &self.books[sym.0 as usize];
+        if book.paper {
+            let opp = side.opposite();
+            return if crosses(side, limit, book.ext.px[opp as usize]) { book.ext.left(opp) } else { 0 };
         }
-        let a = &mut self.accounts[acct as usize];
-        let lots = signed(side, filled);
-        for e in a.pos_inline.iter_mut() {
-            if e.0 == sym {
-                e.1 += lots;
-                return;
-            }
-            if e.0 == u32::MAX {
-                *e = (sym, lots);
-                return;
-            }
-        }
-        let p = &mut a.positions;
-        match p.binary_search_by_key(&sym, |&(s, _)| s) {
-            Ok(i) => p[i].1 += lots,
-            // A new (account, symbol) pair: grows only on a new high.
-            Err(i) => p.insert(i, (sym, lots)),
+        self.available(sym, side, limit, want, acct, stp)
+    }
+
+    /// Runs an aggressor: against the book, or in paper mode against the
+    /// external quote.
+    #[inline]
+    fn take(&mut self, sym: SymbolId, t: &mut Taker, out: &mut impl EventSink) {
+        if self.books[sym.0 as usize].paper {
+            self.paper_take(sym, t, out)
+        } else {
+            self.match_taker(sym, t, out)
         }
     }
 
@@ -884,6 +1219,10 @@ impl<R: PreTradeCheck> Engine<R> {
                 m.leaves -= q;
                 m.filled += q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
+                self.open_change(head, -q);
+                let maker_fee = self.book_fill(maker.acct.0, sym.0, opp, px, q);
+                let taker_fee = self.book_fill(t.oref.acct.0, sym.0, side, px, q);
+                let m = self.orders.get(head);
                 let maker_leaves = m.leaves;
                 let refill = m.shown == 0 && m.leaves > 0;
                 let maker_done = m.leaves == 0;
@@ -914,7 +1253,7 @@ impl<R: PreTradeCheck> Engine<R> {
                         leaves: Qty::from_lots(maker_leaves),
                         liq: Liquidity::Maker,
                         trade_id,
-                        fee: Money::ZERO,
+                        fee: maker_fee,
                     },
                 );
                 self.emit(
@@ -928,7 +1267,7 @@ impl<R: PreTradeCheck> Engine<R> {
                         leaves: Qty::from_lots(t.leaves),
                         liq: Liquidity::Taker,
                         trade_id,
-                        fee: Money::ZERO,
+                        fee: taker_fee,
                     },
                 );
                 t.filled += q;
@@ -1031,6 +1370,7 @@ impl<R: PreTradeCheck> Engine<R> {
                         },
                     );
                 } else {
+                    self.open_change(head, -q);
                     let n = self.orders.get_mut(head);
                     n.leaves -= q;
                     let shown = n.shown.min(n.leaves);
@@ -1245,8 +1585,8 @@ impl<R: PreTradeCheck> Engine<R> {
         if o.flags & FLAG_GTD != 0 {
             self.gtd_live -= 1;
         }
-        if o.filled != 0 {
-            self.fold_position(o.acct, o.sym, o.side, o.filled);
+        if o.leaves != 0 {
+            self.open_change(slot, -o.leaves);
         }
         self.live.remove(hash_key(o.acct, o.clid), slot);
         self.orders.release(slot);
@@ -1390,19 +1730,22 @@ impl<R: PreTradeCheck> Engine<R> {
             return self.reject(out, oref, CmdKind::New, RejectReason::KillSwitch);
         }
         let ord_type = if o.ord_type == OrdType::Stop { OrdType::Market } else { OrdType::Limit };
-        let chk = OrderCheck {
-            kind: CheckKind::Triggered,
-            acct: AccountId(o.acct),
-            sym,
-            side: o.side,
+        // It stops waiting: off the open orders (the node's leaves go to 0
+        // until it rests), and checked as the order it becomes.
+        self.open_change(slot, -o.leaves);
+        self.orders.get_mut(slot).leaves = 0;
+        let chk = self.order_check(
+            CheckKind::Triggered,
+            o.acct,
+            o.sym,
+            o.side,
             ord_type,
-            tif: o.tif,
-            price: Price::from_ticks(o.price),
-            qty: Qty::from_lots(o.leaves),
-            prev_qty: Qty::ZERO,
-            prev_price: Price::NONE,
-            ..OrderCheck::bare(AccountId(o.acct), sym, o.side, Price::NONE, Qty::ZERO)
-        };
+            o.tif,
+            if ord_type == OrdType::Market { 0 } else { o.price },
+            o.leaves,
+            0,
+            0,
+        );
         if let Err(r) = self.check.check_new(self.now, &chk) {
             self.close(slot);
             return self.reject(out, oref, CmdKind::New, r);
@@ -1657,26 +2000,27 @@ impl<R: PreTradeCheck> Engine<R> {
         if self.killed(o.acct, o.sym, o.side, new_leaves) {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::KillSwitch);
         }
-        let chk = OrderCheck {
-            kind: CheckKind::Replace,
-            acct: AccountId(o.acct),
-            sym,
-            side: o.side,
-            ord_type: o.ord_type,
-            tif: o.tif,
-            price: Price::from_ticks(new_price),
-            qty: Qty::from_lots(new_leaves),
-            prev_qty: Qty::from_lots(o.leaves),
-            prev_price: Price::from_ticks(o.price),
-            ..OrderCheck::bare(AccountId(o.acct), sym, o.side, Price::NONE, Qty::ZERO)
-        };
-        if let Err(e) = self.check.check_replace(self.now, &chk) {
-            return self.reject(out, oref, CmdKind::Replace, e);
-        }
         let in_book = !waiting && !held;
         let crossing = in_book && new_price != o.price && self.would_cross(sym, o.side, new_price);
         if crossing && o.flags & FLAG_POST_ONLY != 0 {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::PostOnlyWouldTake);
+        }
+        // The check runs last: a replace it passes goes through.
+        let old_value_px = self.value_px(slot);
+        let chk = self.order_check(
+            CheckKind::Replace,
+            o.acct,
+            o.sym,
+            o.side,
+            o.ord_type,
+            o.tif,
+            if no_price { 0 } else { new_price },
+            new_leaves,
+            o.leaves,
+            old_value_px,
+        );
+        if let Err(e) = self.check.check_replace(self.now, &chk) {
+            return self.reject(out, oref, CmdKind::Replace, e);
         }
         self.emit(
             out,
@@ -1693,22 +2037,28 @@ impl<R: PreTradeCheck> Engine<R> {
         if waiting {
             // A waiting stop: in place when nothing but a lower quantity,
             // else back of its stop price (and it may trigger at once).
+            self.open_change(slot, -o.leaves);
             let n = self.orders.get_mut(slot);
             n.price = new_price;
             n.leaves = new_leaves;
             n.shown = new_leaves;
-            if !keeps_priority {
+            if keeps_priority {
+                self.open_change(slot, new_leaves);
+            } else {
                 self.unlink_stop(slot);
                 self.orders.aux_mut(slot).stop = new_stop;
+                self.open_change(slot, new_leaves);
                 self.place_stop(slot, out);
             }
             return;
         }
         if held {
+            self.open_change(slot, -o.leaves);
             let n = self.orders.get_mut(slot);
             n.price = new_price;
             n.leaves = new_leaves;
             n.shown = new_leaves;
+            self.open_change(slot, new_leaves);
             if !keeps_priority {
                 self.unlink_held(slot);
                 self.hold(slot);
@@ -1722,6 +2072,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 return;
             }
             let cut = o.leaves - new_leaves;
+            self.open_change(slot, -cut);
             let n = self.orders.get_mut(slot);
             n.leaves = new_leaves;
             let shown = n.shown.min(new_leaves);
@@ -1742,6 +2093,7 @@ impl<R: PreTradeCheck> Engine<R> {
             );
         }
         // Price change or more quantity: priority lost, to the back of the new level.
+        self.open_change(slot, -o.leaves);
         let shown = self.unlink_level(slot);
         self.emit(
             out,
@@ -1764,7 +2116,7 @@ impl<R: PreTradeCheck> Engine<R> {
         };
         if crossing {
             t.stp = self.accounts[o.acct as usize].spec.stp;
-            self.match_taker(sym, &mut t, out);
+            self.take(sym, &mut t, out);
         }
         let shown = self.shown_for(slot, o.flags, t.leaves);
         let n = self.orders.get_mut(slot);
@@ -1775,6 +2127,7 @@ impl<R: PreTradeCheck> Engine<R> {
         if t.leaves == 0 {
             self.close(slot);
         } else {
+            self.open_change(slot, t.leaves);
             self.rest(slot, out);
         }
         self.run_stops(b, out);
@@ -1886,7 +2239,170 @@ impl<R: PreTradeCheck> Engine<R> {
     #[cold]
     #[inline(never)]
     fn on_quote(&mut self, q: &ExtQuote, out: &mut impl EventSink) {
-        let _ = (q, out);
+        let b = q.sym.0 as usize;
+        if b >= self.books.len() {
+            return self.admin_reject(out, AccountId(0), RejectReason::UnknownSymbol);
+        }
+        let mut px = [0i64; 2];
+        let mut qty = [0i64; 2];
+        for (i, (p, l)) in [(q.bid, q.bid_qty), (q.ask, q.ask_qty)].into_iter().enumerate() {
+            if p.is_none() || l.is_zero() {
+                continue;
+            }
+            if let Err(e) = Self::validate_price(p.ticks()) {
+                return self.admin_reject(out, AccountId(0), e);
+            }
+            if l.lots() < 0 || l.lots() > MAX_QTY_LOTS {
+                return self.admin_reject(out, AccountId(0), RejectReason::InvalidQty);
+            }
+            px[i] = p.ticks();
+            qty[i] = l.lots();
+        }
+        let mark2 = match (px[0], px[1]) {
+            (0, 0) => self.books[b].ext.mark2,
+            (0, a) => 2 * a,
+            (bid, 0) => 2 * bid,
+            (bid, a) => bid + a,
+        };
+        let old_mark = self.books[b].ext.mark2;
+        // A new quote: the liquidity clients took from the last one is back.
+        self.books[b].ext = External { px, qty, taken: [0, 0], mark2 };
+        if mark2 != old_mark {
+            for k in 0..self.books[b].holders.len() {
+                let idx = self.books[b].holders[k];
+                self.refresh(idx);
+            }
+        }
+        if !self.books[b].paper || self.books[b].halted {
+            return;
+        }
+        // Resting orders the quote reached fill at their own limit, up to its size.
+        if px[1] != 0 {
+            let (ask, avail) = (px[1], qty[1]);
+            let used = self.paper_fill_resting(b, Side::Buy, avail, |limit| limit >= ask, out);
+            self.books[b].ext.taken[1] += used;
+        }
+        if px[0] != 0 {
+            let (bid, avail) = (px[0], qty[0]);
+            let used = self.paper_fill_resting(b, Side::Sell, avail, |limit| limit <= bid, out);
+            self.books[b].ext.taken[0] += used;
+        }
+    }
+
+    /// Paper mode: an aggressor fills at the opposite external quote, up to
+    /// what client orders have not taken from it yet.
+    #[cold]
+    #[inline(never)]
+    fn paper_take(&mut self, sym: SymbolId, t: &mut Taker, out: &mut impl EventSink) {
+        let b = sym.0 as usize;
+        let opp = t.side.opposite();
+        let ext = self.books[b].ext;
+        let px = ext.px[opp as usize];
+        if px == 0 || !crosses(t.side, t.limit, px) {
+            return;
+        }
+        let q = t.leaves.min(ext.left(opp));
+        if q <= 0 {
+            return;
+        }
+        self.books[b].ext.taken[opp as usize] += q;
+        let fee = self.book_fill(t.oref.acct.0, sym.0, t.side, px, q);
+        t.leaves -= q;
+        t.filled += q;
+        let trade_id = TradeId(self.next_trade_id);
+        self.next_trade_id += 1;
+        self.emit(
+            out,
+            EventKind::Filled {
+                order: t.oref,
+                sym,
+                side: t.side,
+                price: Price::from_ticks(px),
+                qty: Qty::from_lots(q),
+                leaves: Qty::from_lots(t.leaves),
+                liq: Liquidity::Taker,
+                trade_id,
+                fee,
+            },
+        );
+    }
+
+    /// Paper mode: fills resting orders of `side` whose limit `reached`
+    /// accepts, best price first then time, at their own limit, up to
+    /// `avail` lots in all; emits the fills and the level updates. Returns
+    /// the lots filled.
+    #[cold]
+    #[inline(never)]
+    fn paper_fill_resting(
+        &mut self,
+        b: usize,
+        side: Side,
+        mut avail: i64,
+        reached: impl Fn(i64) -> bool,
+        out: &mut impl EventSink,
+    ) -> i64 {
+        let sym = SymbolId(b as u32);
+        let mut used = 0i64;
+        while avail > 0 {
+            let Some(&top) = self.books[b].sides[side as usize].last() else { break };
+            let px = key_price(side, top.key);
+            if !reached(px) {
+                break;
+            }
+            let lvl = top.level;
+            while avail > 0 {
+                let head = self.levels.get(lvl).head;
+                if head == NIL {
+                    break;
+                }
+                let q = self.orders.get(head).leaves.min(avail);
+                avail -= q;
+                used += q;
+                self.open_change(head, -q);
+                let m = self.orders.get_mut(head);
+                m.leaves -= q;
+                m.shown -= q;
+                m.filled += q;
+                let leaves = m.leaves;
+                let l = self.levels.get_mut(lvl);
+                l.shown -= q;
+                l.total -= q;
+                let oref = self.order_ref(head);
+                let fee = self.book_fill(oref.acct.0, sym.0, side, px, q);
+                let trade_id = TradeId(self.next_trade_id);
+                self.next_trade_id += 1;
+                self.emit(
+                    out,
+                    EventKind::Filled {
+                        order: oref,
+                        sym,
+                        side,
+                        price: Price::from_ticks(px),
+                        qty: Qty::from_lots(q),
+                        leaves: Qty::from_lots(leaves),
+                        liq: Liquidity::Maker,
+                        trade_id,
+                        fee,
+                    },
+                );
+                if leaves == 0 {
+                    self.pop_head(lvl, head);
+                    self.close(head);
+                }
+            }
+            let l = *self.levels.get(lvl);
+            self.emit(
+                out,
+                EventKind::LevelChanged { sym, side, price: Price::from_ticks(px), qty: Qty::from_lots(l.shown) },
+            );
+            if l.count == 0 {
+                self.books[b].sides[side as usize].pop();
+                self.levels.release(lvl);
+            } else {
+                break;
+            }
+        }
+        used
     }
 
     fn on_print(&mut self, p: &TradePrint, out: &mut impl EventSink) {
@@ -1901,6 +2417,13 @@ impl<R: PreTradeCheck> Engine<R> {
             return self.admin_reject(out, AccountId(0), RejectReason::InvalidQty);
         }
         self.note_print(b, p.price.ticks());
+        if self.books[b].paper && !self.books[b].halted {
+            // A print strictly beyond a resting limit fills it at the limit,
+            // up to the print's size (at the limit the queue is unknown).
+            let px = p.price.ticks();
+            let left = self.paper_fill_resting(b, Side::Buy, p.qty.lots(), |limit| limit > px, out);
+            self.paper_fill_resting(b, Side::Sell, p.qty.lots() - left, |limit| limit < px, out);
+        }
         self.run_stops(b, out);
     }
     #[cold]
@@ -1909,6 +2432,10 @@ impl<R: PreTradeCheck> Engine<R> {
         let b = sym.0 as usize;
         if b >= self.books.len() {
             return self.admin_reject(out, AccountId(0), RejectReason::UnknownSymbol);
+        }
+        if self.books[b].paper {
+            // The external market runs its own auctions.
+            return self.admin_reject(out, AccountId(0), RejectReason::NotSupported);
         }
         let mut parts = std::mem::take(&mut self.parts);
         for side in [Side::Buy, Side::Sell] {
@@ -2055,6 +2582,7 @@ impl<R: PreTradeCheck> Engine<R> {
             self.emit(out, EventKind::Traded { trade_id, sym, price, qty, buy, sell, aggressor: None });
             for (p, side, oref) in [(pb, Side::Buy, buy), (ps, Side::Sell, sell)] {
                 let leaves = self.orders.get(p.slot).leaves - q;
+                let fee = self.book_fill(oref.acct.0, sym.0, side, px, q);
                 self.emit(
                     out,
                     EventKind::Filled {
@@ -2066,7 +2594,7 @@ impl<R: PreTradeCheck> Engine<R> {
                         leaves: Qty::from_lots(leaves),
                         liq: Liquidity::Auction,
                         trade_id,
-                        fee: Money::ZERO,
+                        fee,
                     },
                 );
                 self.auction_fill(p, side, q, &mut touched);
@@ -2104,15 +2632,21 @@ impl<R: PreTradeCheck> Engine<R> {
     #[inline(never)]
     fn auction_fill(&mut self, p: Part, side: Side, q: i64, touched: &mut Vec<(Side, i64)>) {
         let o = *self.orders.get(p.slot);
+        if o.leaves != q {
+            self.open_change(p.slot, -q);
+        }
         if p.held == 1 {
+            if o.leaves == q {
+                // Closed with its leaves: `close` takes them off the open orders.
+                self.orders.get_mut(p.slot).filled += q;
+                self.unlink_held(p.slot);
+                self.close(p.slot);
+                return;
+            }
             let n = self.orders.get_mut(p.slot);
             n.leaves -= q;
             n.filled += q;
             n.shown = n.leaves;
-            if n.leaves == 0 {
-                self.unlink_held(p.slot);
-                self.close(p.slot);
-            }
             return;
         }
         if !touched.contains(&(side, o.price)) {
@@ -2136,6 +2670,56 @@ impl<R: PreTradeCheck> Engine<R> {
         l.shown -= delta;
         l.total -= q;
     }
+    /// Positions and funds agree with the working orders and with each other.
+    fn validate_money(&self) -> Result<(), String> {
+        let mut open = vec![([0i64; 2], [0i128; 2]); self.positions.len()];
+        for (i, a) in self.accounts.iter().enumerate() {
+            let mut s = a.head;
+            while s != NIL {
+                let o = self.orders.get(s);
+                let idx = self.pos_find(i as u32, o.sym).ok_or(format!("order {} has no position", o.id))?;
+                let e = &mut open[idx as usize];
+                e.0[o.side as usize] += o.leaves;
+                e.1[o.side as usize] += self.books[o.sym as usize].unit.value(self.value_px(s), o.leaves);
+                s = o.acct_next;
+            }
+        }
+        let mut sums = vec![(0i128, 0i128, 0i128, 0i128); self.accounts.len()];
+        for (k, p) in self.positions.iter().enumerate() {
+            if self.pos_find(p.acct, p.sym) != Some(k as u32) {
+                return Err(format!("position {k} not found from its account"));
+            }
+            if !self.books[p.sym as usize].holders.contains(&(k as u32)) {
+                return Err(format!("position {k} not among its symbol's holders"));
+            }
+            if (p.open, p.open_value) != open[k] {
+                return Err(format!("position {k}: open {:?}/{:?} vs orders {:?}", p.open, p.open_value, open[k]));
+            }
+            if p.mv != self.mark_value(p) || p.expo != Position::exposure(p.qty, p.open, p.open_value) {
+                return Err(format!("position {k}: cached mark value or exposure stale"));
+            }
+            if p.qty == 0 && p.cost != 0 {
+                return Err(format!("position {k}: flat with cost {}", p.cost));
+            }
+            let e = &mut sums[p.acct as usize];
+            e.0 += p.mv;
+            e.1 += p.mv.abs();
+            e.2 += p.expo;
+            e.3 += p.realized;
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            let f = &a.funds;
+            if (f.mv, f.gross, f.expo, f.realized) != sums[i] {
+                return Err(format!("account {i}: sums {:?} vs positions {:?}", (f.mv, f.gross, f.expo), sums[i]));
+            }
+            let cost: i128 = self.positions.iter().filter(|p| p.acct == i as u32).map(|p| p.cost).sum();
+            if f.cash + cost != f.start_cash + f.realized - f.fees {
+                return Err(format!("account {i}: cash + cost != start + realized - fees"));
+            }
+        }
+        Ok(())
+    }
+
     /// A stable hash of the whole state (FNV-1a over a canonical walk):
     /// counters, every book level by level in price order with its orders in
     /// queue order, its waiting stops and held orders, last price and halt
@@ -2194,9 +2778,21 @@ impl<R: PreTradeCheck> Engine<R> {
             h.u64(a.spec.stp as u64);
             h.u64(u64::from(a.open));
             h.u64(u64::from(a.kill));
-            for &(sym, lots) in a.pos_inline.iter().chain(&a.positions) {
+            let f = &a.funds;
+            for v in [f.start_cash, f.cash, f.fees, f.realized, f.mv, f.gross, f.expo, i128::from(f.leverage)] {
+                h.u64(v as u64);
+                h.u64((v >> 64) as u64);
+            }
+            h.u64(a.spec.fees.per_share.micros() as u64);
+            h.u64(a.spec.fees.centi_bps as u64);
+            for &(sym, idx) in a.pos_inline.iter().take_while(|e| e.0 != u32::MAX).chain(&a.positions) {
+                let p = &self.positions[idx as usize];
                 h.u64(u64::from(sym));
-                h.u64(lots as u64);
+                let q = [p.qty, p.open[0], p.open[1]].map(i128::from);
+                for v in q.into_iter().chain([p.cost, p.realized, p.open_value[0], p.open_value[1], p.mv, p.expo]) {
+                    h.u64(v as u64);
+                    h.u64((v >> 64) as u64);
+                }
             }
             for (lo, hi) in a.used.ranges() {
                 h.u64(lo);
@@ -2338,7 +2934,13 @@ impl<R: PreTradeCheck> Engine<R> {
                     return Err(format!("sym {b}: held list tail wrong"));
                 }
             }
-            if let (Some(bid), Some(ask)) = (book.sides[0].last(), book.sides[1].last()) {
+            for (k, e) in [book.ext.px, book.ext.qty, book.ext.taken].iter().zip(["px", "qty", "taken"]) {
+                if k.iter().any(|&v| v < 0) {
+                    return Err(format!("sym {b}: external {e} negative"));
+                }
+            }
+            if let (Some(bid), Some(ask), false) = (book.sides[0].last(), book.sides[1].last(), book.paper) {
+                // Paper books may cross: client orders never trade with each other.
                 if bid.key >= -ask.key {
                     return Err(format!("sym {b}: book crossed"));
                 }
@@ -2387,6 +2989,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 return Err(format!("account {i}: {n} listed, {} open, {} in books", a.open, per_acct[i]));
             }
         }
+        self.validate_money()?;
         // Every working GTD order is due later in the expiry heap, once.
         let mut due = 0usize;
         for e in self.expiries.iter() {

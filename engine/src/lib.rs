@@ -8,19 +8,27 @@
 //! - [`check`]: the `PreTradeCheck` trait and the `Permissive` check.
 //! - [`engine`]: the state machine.
 //! - [`scenario`]: the scenario script language (parsing and JSON output).
+//! - [`market`]: normalized market data events and their conversion from
+//!   feed units into engine inputs.
+//! - [`runtime`]: the matcher thread: owns an engine, polls input rings,
+//!   publishes events to an outbound ring.
 #![deny(missing_docs)]
 
+pub mod account;
 mod book;
 pub mod check;
 pub mod engine;
 pub mod event;
 mod idmap;
+pub mod market;
 pub mod reason;
+pub mod runtime;
 pub mod scenario;
 pub mod types;
 
 pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
-pub use engine::{AccountSpec, Engine, EngineConfig, MAX_RESERVE_PARTS};
+pub use account::FeeModel;
+pub use engine::{AccountReport, AccountSpec, Engine, EngineConfig, PositionReport, MAX_RESERVE_PARTS};
 pub use event::*;
 pub use reason::{CancelReason, RejectReason};
 pub use types::*;

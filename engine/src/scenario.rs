@@ -16,15 +16,17 @@
 //! `expire=HH:MM:SS`, `stop=`, `display=`, `post_only`), `cancel`, `replace`
 //! (`px=`, `qty=`, `stop=`), `mass_cancel`, `book`, `halt`, `resume`,
 //! `kill ACCT|all [reduce_only]`, `unkill ACCT|all`, `session_end`,
-//! `auction SYM open|close`, `trade SYM PRICExQTY` (an external print).
-//! Commands whose features are not built yet (`quote`, `limits`,
-//! `position`, fees, leverage, `mode=paper`) are errors that say
-//! "not supported yet: ...", never silently ignored.
+//! `auction SYM open|close`, `trade SYM PRICExQTY` (an external print),
+//! `quote SYM BIDxQTY ASKxQTY` (the external best bid and ask, `-` for a
+//! missing side), `position ACCT [SYM]`, `statement`, `limits ACCT ...`
+//! and `restrict SYM [off]` (pre-trade risk). Accounts take `cash=`,
+//! `leverage=`, `fee_per_share=`, `fee_bps=`; instruments `mode=paper`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::check::PreTradeCheck;
+use crate::account::FeeModel;
+use crate::check::{PreTradeCheck, RiskConfig, RiskLimits};
 use crate::engine::{AccountSpec, Engine};
 use crate::event::*;
 use crate::reason::RejectReason;
@@ -69,6 +71,18 @@ pub enum Step {
         /// Levels per side.
         depth: usize,
     },
+    /// Print an account's position in one symbol (or in every symbol it
+    /// has traded or has orders in), then the account.
+    Position {
+        /// The account.
+        acct: AccountId,
+        /// One symbol, or all.
+        sym: Option<SymbolId>,
+    },
+    /// Print every account with its positions.
+    Statement,
+    /// Configure the pre-trade check.
+    Configure(RiskConfig),
 }
 
 /// A parsed step with the script time it runs at.
@@ -202,10 +216,6 @@ impl<'a> Opts<'a> {
     }
 }
 
-fn not_supported(what: &str) -> String {
-    format!("not supported yet: {what}")
-}
-
 fn price_reason(e: DecimalError) -> Result<RejectReason, String> {
     match e {
         DecimalError::Syntax => Err("price is not a number".into()),
@@ -306,7 +316,7 @@ impl Parser {
                 };
                 let mode = match o.get("mode") {
                     None | Some("clob") => VenueMode::Clob,
-                    Some("paper") => return Err(not_supported("mode=paper (paper venue mode)")),
+                    Some("paper") => VenueMode::Paper,
                     Some(m) => return Err(format!("bad mode '{m}'")),
                 };
                 let mut ins = Instrument::new(tick, lot, mode).map_err(|e| format!("bad tick '{tick}': {e}"))?;
@@ -320,9 +330,37 @@ impl Parser {
             "account" => {
                 need(2, "account NAME cash=X [leverage=N] [stp=MODE] [fee_bps=X] [fee_per_share=X]")?;
                 let o = Opts::new(&t[2..], &["cash", "leverage", "stp", "fee_bps", "fee_per_share"], &[])?;
-                if let Some(c) = o.get("cash") {
-                    Money::parse(c).map_err(|e| format!("bad cash '{c}': {e}"))?;
-                }
+                let cash = match o.get("cash") {
+                    Some(c) => Money::parse(c).map_err(|e| format!("bad cash '{c}': {e}"))?,
+                    None => Money::ZERO,
+                };
+                let leverage = match o.get("leverage") {
+                    Some(l) => {
+                        let m = Money::parse(l).map_err(|e| format!("bad leverage '{l}': {e}"))?;
+                        if m.micros() <= 0 || m.micros() % 10_000 != 0 {
+                            return Err(format!("bad leverage '{l}' (above 0, at most two decimals)"));
+                        }
+                        m.micros() / 10_000
+                    }
+                    None => 100,
+                };
+                let per_share = match o.get("fee_per_share") {
+                    Some(f) => Money::parse(f)
+                        .ok()
+                        .filter(|m| m.micros() >= 0)
+                        .ok_or(format!("bad fee_per_share '{f}' (at most six decimals, not negative)"))?,
+                    None => Money::ZERO,
+                };
+                let centi_bps = match o.get("fee_bps") {
+                    Some(f) => {
+                        let m = Money::parse(f).map_err(|e| format!("bad fee_bps '{f}': {e}"))?;
+                        if m.micros() < 0 || m.micros() % 10_000 != 0 {
+                            return Err(format!("bad fee_bps '{f}' (not negative, at most two decimals)"));
+                        }
+                        m.micros() / 10_000
+                    }
+                    None => 0,
+                };
                 let stp = match o.get("stp") {
                     None | Some("none") => StpMode::None,
                     Some("cancel_newest") => StpMode::CancelNewest,
@@ -331,13 +369,8 @@ impl Parser {
                     Some("decrement") => StpMode::Decrement,
                     Some(m) => return Err(format!("bad stp '{m}'")),
                 };
-                for k in ["leverage", "fee_bps", "fee_per_share"] {
-                    if o.get(k).is_some() {
-                        return Err(not_supported(&format!("{k}= (accounts and commissions)")));
-                    }
-                }
                 self.accts.declare(t[1])?;
-                Ok(Some(Step::Account(AccountSpec { stp })))
+                Ok(Some(Step::Account(AccountSpec { stp, cash, fees: FeeModel { per_share, centi_bps }, leverage })))
             }
             "at" => {
                 need(2, "at HH:MM:SS[.fff]")?;
@@ -485,9 +518,106 @@ impl Parser {
                 }
                 Ok(Some(Step::Input(Input::TradePrint(TradePrint { sym, price, qty }))))
             }
-            "limits" => Err(not_supported("limits (pre-trade risk)")),
-            "quote" => Err(not_supported("external market data (quote)")),
-            "position" => Err(not_supported("positions and P&L")),
+            "quote" => {
+                const USAGE: &str = "quote SYM BIDxQTY ASKxQTY (`-` for a missing side)";
+                need(4, USAGE)?;
+                if t.len() > 4 {
+                    return Err(format!("unexpected '{}'", t[4]));
+                }
+                let sym = self.known_sym(t[1])?;
+                let ins = self.instruments[sym.0 as usize];
+                let side = |text: &str| -> Result<(Price, Qty), String> {
+                    if text == "-" {
+                        return Ok((Price::NONE, Qty::ZERO));
+                    }
+                    let (p, q) = text.split_once('x').ok_or(format!("usage: {USAGE}"))?;
+                    let price = ins.parse_price(p).map_err(|e| format!("bad quote price '{p}': {e}"))?;
+                    let qty = ins.parse_qty(q).map_err(|e| format!("bad quote quantity '{q}': {e}"))?;
+                    if price.is_none() || qty.is_zero() {
+                        return Err("a quoted side needs a price and a quantity above zero (or `-`)".into());
+                    }
+                    Ok((price, qty))
+                };
+                let (bid, bid_qty) = side(t[2])?;
+                let (ask, ask_qty) = side(t[3])?;
+                Ok(Some(Step::Input(Input::Quote(ExtQuote { sym, bid, bid_qty, ask, ask_qty }))))
+            }
+            "position" => {
+                need(2, "position ACCT [SYM]")?;
+                if t.len() > 3 {
+                    return Err(format!("unexpected '{}'", t[3]));
+                }
+                let id = self.accts.resolve(t[1]);
+                if !self.accts.known(id) {
+                    return Err(format!("unknown account '{}'", t[1]));
+                }
+                let sym = match t.get(2) {
+                    Some(s) => Some(self.known_sym(s)?),
+                    None => None,
+                };
+                Ok(Some(Step::Position { acct: AccountId(id), sym }))
+            }
+            "statement" => {
+                if t.len() > 1 {
+                    return Err(format!("unexpected '{}'", t[1]));
+                }
+                Ok(Some(Step::Statement))
+            }
+            "limits" => {
+                const KEYS: &[&str] = &[
+                    "max_qty",
+                    "max_notional",
+                    "collar_bps",
+                    "max_open",
+                    "max_long",
+                    "max_short",
+                    "max_pos",
+                    "rate",
+                    "buying_power",
+                ];
+                need(3, "limits ACCT [max_qty=N] [max_notional=X] [collar_bps=N] [max_open=N] [max_long=N] [max_short=N] [max_pos=N] [rate=N] [buying_power=on|off]")?;
+                let id = self.accts.resolve(t[1]);
+                if !self.accts.known(id) {
+                    return Err(format!("unknown account '{}'", t[1]));
+                }
+                let o = Opts::new(&t[2..], KEYS, &[])?;
+                let int = |k: &str| -> Result<Option<i64>, String> {
+                    match o.get(k) {
+                        None => Ok(None),
+                        Some(v) => v.parse::<i64>().ok().filter(|&n| n >= 0).map(Some).ok_or(format!("bad {k} '{v}'")),
+                    }
+                };
+                // Quantities are whole lots here (the limits are per account, not per instrument).
+                let mut l = RiskLimits {
+                    max_qty: int("max_qty")?,
+                    collar_bps: int("collar_bps")?,
+                    max_open_orders: int("max_open")?.map(|n| n.min(i64::from(u32::MAX)) as u32),
+                    max_long: int("max_long")?.or(int("max_pos")?),
+                    max_short: int("max_short")?.or(int("max_pos")?),
+                    rate_per_sec: int("rate")?.map(|n| n.min(i64::from(u32::MAX)) as u32),
+                    ..RiskLimits::default()
+                };
+                if let Some(v) = o.get("max_notional") {
+                    let m = Money::parse(v).ok().filter(|m| m.micros() >= 0);
+                    l.max_notional = Some(m.ok_or(format!("bad max_notional '{v}'"))?);
+                }
+                l.buying_power = match o.get("buying_power") {
+                    None | Some("off") => false,
+                    Some("on") => true,
+                    Some(v) => return Err(format!("bad buying_power '{v}' (on or off)")),
+                };
+                Ok(Some(Step::Configure(RiskConfig::Limits(AccountId(id), l))))
+            }
+            "restrict" => {
+                need(2, "restrict SYM [off]")?;
+                let on = match t.get(2) {
+                    None => true,
+                    Some(&"off") => false,
+                    Some(v) => return Err(format!("unexpected '{v}'")),
+                };
+                let sym = self.known_sym(t[1])?;
+                Ok(Some(Step::Configure(RiskConfig::Restrict(sym, on))))
+            }
             other => Err(format!("unknown command '{other}'")),
         }
     }
@@ -797,6 +927,92 @@ impl Parser {
         json_str(o, self.symbol_name(sym));
     }
 
+    /// Renders a position: `{"ev":"position","acct":..,"sym":..,"qty":..,
+    /// "avg_px":..,"realized":..,"unrealized":..}` (quantities in shares,
+    /// `avg_px` the cost per share, `null` when flat).
+    pub fn render_position<R: PreTradeCheck>(
+        &self,
+        engine: &Engine<R>,
+        acct: AccountId,
+        sym: SymbolId,
+        o: &mut String,
+    ) {
+        let Some(p) = engine.position_report(acct, sym) else { return };
+        o.push_str("{\"ev\":\"position\",\"acct\":");
+        json_str(o, self.account_name(acct));
+        self.sym_field(o, sym);
+        let shares = self.qty(sym, p.qty);
+        let _ = write!(o, ",\"qty\":{shares}");
+        if shares == 0 {
+            o.push_str(",\"avg_px\":null");
+        } else {
+            let avg = crate::account::div_half_even(i128::from(p.cost.micros()), shares);
+            let avg = Money::from_micros(crate::account::sat(avg));
+            let _ = write!(o, ",\"avg_px\":\"{avg}\"");
+        }
+        let _ = write!(
+            o,
+            ",\"realized\":\"{}\",\"unrealized\":\"{}\",\"value\":\"{}\",\"open_buy\":{},\"open_sell\":{}}}",
+            p.realized,
+            p.unrealized,
+            p.value,
+            self.qty(sym, p.open_buy),
+            self.qty(sym, p.open_sell)
+        );
+    }
+
+    /// Renders an account: `{"ev":"account","acct":..,"cash":..,"equity":..,
+    /// "buying_power":..,"fees":..}` and its P&L.
+    pub fn render_account<R: PreTradeCheck>(&self, engine: &Engine<R>, acct: AccountId, o: &mut String) {
+        let Some(a) = engine.account_report(acct) else { return };
+        o.push_str("{\"ev\":\"account\",\"acct\":");
+        json_str(o, self.account_name(acct));
+        let _ = write!(
+            o,
+            ",\"cash\":\"{}\",\"equity\":\"{}\",\"buying_power\":\"{}\",\"fees\":\"{}\",\"realized\":\"{}\",\"unrealized\":\"{}\",\"open_orders\":{}}}",
+            a.cash, a.equity, a.buying_power, a.fees, a.realized, a.unrealized, a.open_orders
+        );
+    }
+
+    /// Renders the lines a printing step asks for (`book`, `position`,
+    /// `statement`), one JSON object per line; `false` for other steps.
+    pub fn render_step<R: PreTradeCheck>(&self, engine: &Engine<R>, step: &Step, o: &mut String) -> bool {
+        match *step {
+            Step::Book { sym, depth } => {
+                self.render_book(engine, sym, depth, o);
+                o.push('\n');
+            }
+            Step::Position { acct, sym } => {
+                let syms = match sym {
+                    Some(s) => vec![s],
+                    None => engine.position_symbols(acct),
+                };
+                for s in syms {
+                    self.render_position(engine, acct, s, o);
+                    o.push('\n');
+                }
+                self.render_account(engine, acct, o);
+                o.push('\n');
+            }
+            Step::Statement => self.render_statement(engine, o),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The day's statement: every declared account, its positions, then the account line.
+    pub fn render_statement<R: PreTradeCheck>(&self, engine: &Engine<R>, o: &mut String) {
+        for a in 0..self.accts.declared {
+            let acct = AccountId(a);
+            for s in engine.position_symbols(acct) {
+                self.render_position(engine, acct, s, o);
+                o.push('\n');
+            }
+            self.render_account(engine, acct, o);
+            o.push('\n');
+        }
+    }
+
     /// Renders the book of a symbol: `{"ev":"book","sym":..,"bids":[[px,qty],..],"asks":[..]}`.
     pub fn render_book<R: PreTradeCheck>(&self, engine: &Engine<R>, sym: SymbolId, depth: usize, o: &mut String) {
         o.push_str("{\"ev\":\"book\"");
@@ -847,7 +1063,17 @@ pub fn apply<R: PreTradeCheck>(engine: &mut Engine<R>, step: &TimedStep, sink: &
             time: engine.now().max(step.time),
             kind: EventKind::Rejected { order: *order, cmd: *cmd, reason: *reason },
         }),
-        Step::Book { .. } => return false,
+        Step::Configure(c) => {
+            if engine.check_mut().configure(c).is_err() {
+                let order = OrderRef { acct: AccountId(0), clid: ClientOrderId(0), id: OrderId(0) };
+                sink.emit(&Event {
+                    seq: Seq(0),
+                    time: engine.now().max(step.time),
+                    kind: EventKind::Rejected { order, cmd: CmdKind::Admin, reason: RejectReason::NotSupported },
+                });
+            }
+        }
+        Step::Book { .. } | Step::Position { .. } | Step::Statement => return false,
     }
     true
 }
@@ -878,7 +1104,7 @@ mod tests {
         let e = p.parse_line("new A 1 X buy limit qty=abc px=1").unwrap_err();
         assert!(e.msg.contains("not a number"), "{e}");
         let e = p.parse_line("quote X bid=1 ask=2").unwrap_err();
-        assert!(e.msg.starts_with("not supported yet"), "{e}");
+        assert!(e.msg.contains("usage"), "{e}");
         let e = p.parse_line("new A 1 X buy stop qty=1").unwrap_err();
         assert!(e.msg.contains("stop="), "{e}");
         let e = p.parse_line("halt NOPE").unwrap_err();

@@ -1133,7 +1133,7 @@ fn new_engine() -> Engine<Permissive> {
         engine.add_instrument(Instrument::new("0.01", 1, VenueMode::Clob).expect("valid instrument"));
     }
     for stp in STP {
-        engine.add_account(AccountSpec { stp });
+        engine.add_account(AccountSpec { stp, ..AccountSpec::default() });
     }
     engine
 }

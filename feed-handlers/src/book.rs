@@ -547,11 +547,12 @@ impl ItchBookBuilder {
         }
     }
 
-    fn on_directory(&mut self, m: &StockDirectory) {
+    /// A new symbol, or `None` for a repeated directory of a locate.
+    fn on_directory(&mut self, m: &StockDirectory) -> Option<SymbolId> {
         let at = usize::from(m.header.stock_locate);
         if self.locates[at] != 0 {
             self.counters.unknown_locates += 1;
-            return;
+            return None;
         }
         if self.syms.len() == self.syms.capacity() {
             self.counters.grows += 1;
@@ -564,6 +565,7 @@ impl ItchBookBuilder {
             sides: [Vec::with_capacity(n), Vec::with_capacity(n)],
         });
         self.locates[at] = self.syms.len() as u32;
+        Some(SymbolId(self.syms.len() as u32 - 1))
     }
 
     fn on_trading_action<S: MarketSink>(&mut self, m: &StockTradingAction, sink: &mut S) {
@@ -791,7 +793,9 @@ impl<S: MarketSink> Handler for BookHandler<'_, S> {
     fn on_message(&mut self, _offset: u64, _message: Message) {}
 
     fn on_stock_directory(&mut self, _offset: u64, m: StockDirectory) {
-        self.book.on_directory(&m);
+        if let Some(sym) = self.book.on_directory(&m) {
+            self.sink.on_symbol(sym, m.stock);
+        }
     }
 
     fn on_stock_trading_action(&mut self, _offset: u64, m: StockTradingAction) {

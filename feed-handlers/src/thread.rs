@@ -63,8 +63,8 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -235,7 +235,7 @@ pub fn run_feed(
         waiter: Waiter::new(wait),
         stop,
         halt: &halt,
-        pacer: Pacer { divisor: pacing.divisor(), origin: None },
+        pacer: Pacer::new(pacing),
         batch: [PLACEHOLDER; PUSH_BATCH],
         batched: 0,
         events: 0,
@@ -246,19 +246,12 @@ pub fn run_feed(
     let mut report = FeedReport::default();
     match source {
         FeedSource::ItchFile { path, book } => {
-            let file = File::open(&path).map_err(|source| DecodeError::Io { offset: 0, source })?;
-            let src = StopRead { inner: file, stop, halt: &halt };
-            let src = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
-                AutoSource::gzip(src)
-            } else {
-                AutoSource::new(src).map_err(|source| DecodeError::Io { offset: 0, source })?
-            };
-            run_itch(src, book, &mut sink, &mut report)?;
+            let src = open_itch_file(&path, stop, &halt, None)?;
+            run_itch(src, book, &mut sink, &halt, &mut report)?;
         }
         FeedSource::ItchBytes { bytes, book } => {
-            let src = StopRead { inner: Cursor::new(bytes), stop, halt: &halt };
-            let src = AutoSource::new(src).map_err(|source| DecodeError::Io { offset: 0, source })?;
-            run_itch(src, book, &mut sink, &mut report)?;
+            let src = open_itch_bytes(bytes, stop, &halt, None)?;
+            run_itch(src, book, &mut sink, &halt, &mut report)?;
         }
         FeedSource::Synthetic { config, events } => {
             let mut feed = SyntheticFeed::new(config);
@@ -282,13 +275,45 @@ pub fn run_feed(
 /// Bytes read from an ITCH source at a time.
 const READ_CHUNK: usize = 1 << 20;
 
+/// Opens a framed ITCH file (gzip by magic bytes or a `.gz` name) as a
+/// reader that ends once the run halts (see [`StopRead`]); `bytes`, if
+/// given, counts the file's bytes read so far.
+pub(crate) fn open_itch_file<'a>(
+    path: &Path,
+    stop: &'a AtomicBool,
+    halt: &'a Cell<bool>,
+    bytes: Option<&'a AtomicU64>,
+) -> Result<AutoSource<StopRead<'a, File>>, DecodeError> {
+    let file = File::open(path).map_err(|source| DecodeError::Io { offset: 0, source })?;
+    let src = StopRead { inner: file, stop, halt, bytes };
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+        Ok(AutoSource::gzip(src))
+    } else {
+        AutoSource::new(src).map_err(|source| DecodeError::Io { offset: 0, source })
+    }
+}
+
+/// As [`open_itch_file`], for a stream in memory.
+pub(crate) fn open_itch_bytes<'a>(
+    bytes: Vec<u8>,
+    stop: &'a AtomicBool,
+    halt: &'a Cell<bool>,
+    read: Option<&'a AtomicU64>,
+) -> Result<AutoSource<StopRead<'a, Cursor<Vec<u8>>>>, DecodeError> {
+    let src = StopRead { inner: Cursor::new(bytes), stop, halt, bytes: read };
+    AutoSource::new(src).map_err(|source| DecodeError::Io { offset: 0, source })
+}
+
 /// Reads `src` in [`READ_CHUNK`] pieces and hands the whole frames of each
 /// to [`ItchBookBuilder::process_at`] (which prefetches order entries a
 /// batch ahead); a frame cut by the chunk's end waits for the next one.
-fn run_itch<R: Read>(
+/// Stops early once `halt` is set; puts the message count and the final
+/// book into `report`.
+pub(crate) fn run_itch<R: Read, S: MarketSink>(
     mut src: R,
     book: BookConfig,
-    sink: &mut RingSink<'_>,
+    sink: &mut S,
+    halt: &Cell<bool>,
     report: &mut FeedReport,
 ) -> Result<(), FeedError> {
     let mut builder = Box::new(ItchBookBuilder::new(book));
@@ -307,7 +332,7 @@ fn run_itch<R: Read>(
         if let Err(e) = builder.process_at(&buf[..whole], base, sink) {
             break Err(e);
         }
-        if eof || sink.halt.get() {
+        if eof || halt.get() {
             break Ok(());
         }
         buf.copy_within(whole..filled, 0);
@@ -318,7 +343,7 @@ fn run_itch<R: Read>(
     report.book = Some(builder);
     match result {
         // Stopping cuts the stream wherever it is: a torn frame is expected.
-        Err(_) if sink.halt.get() => Ok(()),
+        Err(_) if halt.get() => Ok(()),
         Err(e) => Err(e.into()),
         Ok(()) => Ok(()),
     }
@@ -342,11 +367,13 @@ fn whole_frames(buf: &[u8]) -> usize {
 }
 
 /// A reader that reports the end of the stream once the run is halted, so
-/// that an ITCH dispatch loop ends at its next refill.
-struct StopRead<'a, R> {
+/// that an ITCH dispatch loop ends at its next refill; optionally counts
+/// the bytes read (relaxed stores, for a progress display).
+pub(crate) struct StopRead<'a, R> {
     inner: R,
     stop: &'a AtomicBool,
     halt: &'a Cell<bool>,
+    bytes: Option<&'a AtomicU64>,
 }
 
 impl<R: Read> Read for StopRead<'_, R> {
@@ -358,14 +385,59 @@ impl<R: Read> Read for StopRead<'_, R> {
         if self.halt.get() {
             return Ok(0);
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        if let Some(b) = self.bytes {
+            // Relaxed: a statistic for display; nothing is published with it.
+            b.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
     }
 }
 
-struct Pacer {
+/// Waits until each event is due under a [`Pacing`].
+pub(crate) struct Pacer {
     divisor: Option<u64>,
     /// Wall time and timestamp of the first event.
     origin: Option<(Instant, u64)>,
+}
+
+impl Pacer {
+    pub(crate) fn new(pacing: Pacing) -> Pacer {
+        Pacer { divisor: pacing.divisor(), origin: None }
+    }
+
+    /// Whether events wait for their time at all.
+    #[inline]
+    pub(crate) fn is_paced(&self) -> bool {
+        self.divisor.is_some()
+    }
+
+    /// Waits until the event with timestamp `ts` is due (see the module
+    /// docs); `None` if the stop flag rose meanwhile, else whether it
+    /// had to wait.
+    pub(crate) fn pace(&mut self, ts: u64, stop: &AtomicBool) -> Option<bool> {
+        let Some(div) = self.divisor else { return Some(false) };
+        let (t0, ts0) = *self.origin.get_or_insert((Instant::now(), ts));
+        let due = Duration::from_nanos(ts.saturating_sub(ts0) / div);
+        let mut waited = false;
+        loop {
+            let now = t0.elapsed();
+            if now >= due {
+                return Some(waited);
+            }
+            // Relaxed: a standalone flag; nothing else is published with it.
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            waited = true;
+            let left = due - now;
+            if left > SPIN_WINDOW {
+                std::thread::sleep((left - SPIN_WINDOW / 2).min(MAX_SLEEP));
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 /// Events gathered before one publication when not pacing.
@@ -393,26 +465,11 @@ impl RingSink<'_> {
     /// Waits until the event with timestamp `ts` is due; `false` if the
     /// stop flag was raised meanwhile.
     fn pace(&mut self, ts: u64) -> bool {
-        let Some(div) = self.pacer.divisor else { return true };
-        let (t0, ts0) = *self.pacer.origin.get_or_insert((Instant::now(), ts));
-        let due = Duration::from_nanos(ts.saturating_sub(ts0) / div);
-        let mut waited = false;
-        loop {
-            let now = t0.elapsed();
-            if now >= due {
+        match self.pacer.pace(ts, self.stop) {
+            None => false,
+            Some(waited) => {
                 self.paced_waits += u64::from(waited);
-                return true;
-            }
-            // Relaxed: a standalone flag; nothing else is published with it.
-            if self.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            waited = true;
-            let left = due - now;
-            if left > SPIN_WINDOW {
-                std::thread::sleep((left - SPIN_WINDOW / 2).min(MAX_SLEEP));
-            } else {
-                std::thread::yield_now();
+                true
             }
         }
     }
@@ -455,7 +512,7 @@ impl MarketSink for RingSink<'_> {
             self.halt.set(true);
             return;
         }
-        if self.pacer.divisor.is_none() {
+        if !self.pacer.is_paced() {
             // Unpaced: one index publication per batch.
             self.batch[self.batched] = event;
             self.batched += 1;

@@ -1,15 +1,389 @@
-//! Pre-trade risk for OPTIX core.
+//! Pre-trade risk for OPTIX core: [`StandardRisk`], the limit checks behind
+//! the engine's [`PreTradeCheck`] trait.
 //!
-//! This crate will hold `StandardRisk`, the limit checks behind the
-//! engine's `PreTradeCheck` trait (order size, notional, price collar, open
-//! orders, position, buying power, throttle, restricted symbols), with
-//! plain-data state a snapshot can hold. Until it lands, the engine runs
-//! with `optix_engine::Permissive`, and scripts that set `limits` stop with
-//! "not supported yet".
+//! The dependency points one way: `risk` depends on `engine`, and the engine
+//! is generic over the check (`Engine<R: PreTradeCheck>`), so risk runs
+//! inline with static dispatch.
 //!
-//! The dependency points one way: `risk` depends on `engine`, and the
-//! engine is generic over the check, so risk runs inline with static
-//! dispatch.
+//! # What it checks
+//!
+//! The engine works out the account's state *as if the order were accepted*
+//! and hands it over in an [`OrderCheck`]; `StandardRisk` compares those
+//! numbers with the account's [`RiskLimits`] and keeps no copy of engine
+//! state. The rules, in this order, each with its own [`RejectReason`]:
+//!
+//! | rule | rejected when | reason |
+//! |---|---|---|
+//! | restricted symbol (every account) | the symbol is restricted | `RestrictedSymbol` |
+//! | `max_qty` | `qty` (lots; a replace's new leaves) `> max_qty` | `MaxQty` |
+//! | `max_notional` | `notional` (money) `> max_notional` | `MaxNotional` |
+//! | `collar_bps` | both `ref_price` and `price` are set and `abs(price - ref) > abs(ref) * collar_bps / 10_000` (ticks, rounded down) | `PriceCollar` |
+//! | `max_open_orders` | `open_orders > max_open_orders` | `MaxOpenOrders` |
+//! | `max_long` / `max_short` | a buy with `worst_long > max_long`, a sell with `worst_short > max_short` (lots) | `PositionLimit` |
+//! | `buying_power` | `bp_used > 0` and `bp_used > buying_power` (money) | `BuyingPower` |
+//! | `rate_per_sec` | the account's token bucket holds less than one order | `Throttled` |
+//!
+//! **Boundary rule:** a value exactly at its limit is accepted; one unit
+//! over it (a lot, a tick, a millionth, an order) is rejected.
+//!
+//! An account with no limits configured has every limit off; a restricted
+//! symbol is restricted for every account. `None` switches one limit off.
+//! The throttle (see [`TokenBucket`]) counts new orders and replaces
+//! ([`CheckKind::New`], [`CheckKind::Replace`]), never triggered stops
+//! ([`CheckKind::Triggered`]); cancels never reach the check. It runs last
+//! and spends a token only when every rule passes (the engine accepts every
+//! order that passes), so **a rejected order changes no risk state**.
+//!
+//! # Units
+//!
+//! Quantities and positions in lots, prices in ticks, money in millionths
+//! ([`Money`]), the collar in basis points of the reference price, time in
+//! engine nanoseconds ([`Nanos`]), the throttle in orders per second with a
+//! burst of the same size. Integers only; products that can overflow `i64`
+//! use `i128`.
+//!
+//! # State, complexity, limits
+//!
+//! Plain data a snapshot can hold: a `Vec` of [`AccountRisk`] (limits and
+//! token bucket) indexed by [`AccountId`], growing on [`StandardRisk::configure`],
+//! and a bitset of restricted symbols (`Vec<u64>` indexed by [`SymbolId`],
+//! trailing zero words trimmed so equal sets compare equal).
+//! [`PreTradeCheck::check_new`] and [`PreTradeCheck::check_replace`] are O(1),
+//! allocation-free and deterministic; [`PreTradeCheck::state_hash`] is an
+//! FNV-1a hash over the whole state, O(accounts + symbols / 64).
+//! Configuration grows the state up to [`MAX_ACCOUNTS`] accounts and
+//! [`MAX_SYMBOLS`] symbols and rejects negative limits.
+//!
+//! ```
+//! use optix_engine::{AccountId, Money, Nanos, Price, Qty, Side, SymbolId};
+//! use optix_risk::{OrderCheck, PreTradeCheck, RejectReason, RiskConfig, RiskLimits, StandardRisk};
+//!
+//! let mut risk = StandardRisk::new();
+//! let limits = RiskLimits { max_qty: Some(100), ..RiskLimits::default() };
+//! risk.configure(&RiskConfig::Limits(AccountId(0), limits)).unwrap();
+//! let at = |lots| OrderCheck::bare(AccountId(0), SymbolId(0), Side::Buy, Price::from_ticks(10), Qty::from_lots(lots));
+//! assert_eq!(risk.check_new(Nanos(0), &at(100)), Ok(()));
+//! assert_eq!(risk.check_new(Nanos(0), &at(101)), Err(RejectReason::MaxQty));
+//! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub use optix_engine::{OrderCheck, Permissive, PreTradeCheck, RejectReason};
+mod bucket;
+mod fnv;
+
+pub use bucket::{TokenBucket, ORDER_COST};
+pub use optix_engine::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RejectReason, RiskConfig, RiskLimits};
+
+use optix_engine::{AccountId, Money, Nanos, Side, SymbolId};
+
+/// Most accounts [`StandardRisk`] takes limits for (ids `0..MAX_ACCOUNTS`).
+pub const MAX_ACCOUNTS: u32 = 1 << 20;
+/// Most symbols [`StandardRisk`] can restrict (ids `0..MAX_SYMBOLS`; a 2 MiB bitset).
+pub const MAX_SYMBOLS: u32 = 1 << 24;
+
+/// Basis points per whole (the collar's denominator).
+const BPS: i128 = 10_000;
+
+/// Risk state of one account: its limits and its throttle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountRisk {
+    /// The account's limits (all off by default).
+    pub limits: RiskLimits,
+    /// The account's token bucket (meaningful while `limits.rate_per_sec` is set;
+    /// zero otherwise).
+    pub bucket: TokenBucket,
+}
+
+/// The standard pre-trade check: per-account limits, a per-account throttle
+/// and restricted symbols. See the [crate docs](crate) for the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StandardRisk {
+    /// Indexed by `AccountId`; accounts past the end have every limit off.
+    accounts: Vec<AccountRisk>,
+    /// Bit `s % 64` of word `s / 64` set: symbol `s` is restricted. No
+    /// trailing zero words.
+    restricted: Vec<u64>,
+}
+
+impl StandardRisk {
+    /// A check with no limits and no restricted symbols (accepts everything).
+    pub const fn new() -> Self {
+        StandardRisk { accounts: Vec::new(), restricted: Vec::new() }
+    }
+
+    /// The risk state of `acct`, `None` when it has never been configured.
+    pub fn account(&self, acct: AccountId) -> Option<&AccountRisk> {
+        self.accounts.get(acct.0 as usize)
+    }
+
+    /// Whether `sym` is restricted.
+    #[inline]
+    pub fn is_restricted(&self, sym: SymbolId) -> bool {
+        let (word, bit) = (sym.0 as usize / 64, sym.0 % 64);
+        self.restricted.get(word).is_some_and(|w| w >> bit & 1 == 1)
+    }
+
+    /// Sets the limits of an account, replacing the previous ones.
+    ///
+    /// The bucket starts full when the throttle is switched on, keeps its
+    /// tokens (capped to the new burst) when only the rate changes, and is
+    /// cleared when the throttle is switched off.
+    pub fn set_limits(&mut self, acct: AccountId, limits: RiskLimits) -> Result<(), &'static str> {
+        validate_limits(&limits)?;
+        if acct.0 >= MAX_ACCOUNTS {
+            return Err("risk: account id beyond the risk check's capacity (MAX_ACCOUNTS)");
+        }
+        let i = acct.0 as usize;
+        if i >= self.accounts.len() {
+            self.accounts.resize(i + 1, AccountRisk::default());
+        }
+        let account = &mut self.accounts[i];
+        account.bucket = match (account.limits.rate_per_sec, limits.rate_per_sec) {
+            (_, None) => TokenBucket::default(),
+            (None, Some(rate)) => TokenBucket { last_ns: account.bucket.last_ns, ..TokenBucket::full(rate) },
+            (Some(_), Some(rate)) => TokenBucket {
+                tokens: account.bucket.tokens.min(TokenBucket::capacity(rate)),
+                last_ns: account.bucket.last_ns,
+            },
+        };
+        account.limits = limits;
+        Ok(())
+    }
+
+    /// Restricts (`true`) or allows again (`false`) a symbol for every account.
+    pub fn set_restricted(&mut self, sym: SymbolId, restricted: bool) -> Result<(), &'static str> {
+        if sym.0 >= MAX_SYMBOLS {
+            return Err("risk: symbol id beyond the risk check's capacity (MAX_SYMBOLS)");
+        }
+        let (word, bit) = (sym.0 as usize / 64, sym.0 % 64);
+        if restricted {
+            if word >= self.restricted.len() {
+                self.restricted.resize(word + 1, 0);
+            }
+            self.restricted[word] |= 1 << bit;
+        } else if let Some(w) = self.restricted.get_mut(word) {
+            *w &= !(1 << bit);
+            while self.restricted.last() == Some(&0) {
+                self.restricted.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// The shared body of `check_new` and `check_replace`.
+    #[inline]
+    fn check(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
+        if self.is_restricted(order.sym) {
+            return Err(RejectReason::RestrictedSymbol);
+        }
+        let Some(account) = self.accounts.get_mut(order.acct.0 as usize) else {
+            return Ok(());
+        };
+        check_limits(&account.limits, order)?;
+        if order.kind != CheckKind::Triggered {
+            if let Some(rate) = account.limits.rate_per_sec {
+                if !account.bucket.can_take(rate, now.0) {
+                    return Err(RejectReason::Throttled);
+                }
+                account.bucket.take(rate, now.0);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks limits for the errors `configure` reports: no negative limit.
+pub fn validate_limits(limits: &RiskLimits) -> Result<(), &'static str> {
+    let negative = |v: Option<i64>| v.is_some_and(|v| v < 0);
+    if negative(limits.max_qty) {
+        return Err("risk: max_qty must not be negative");
+    }
+    if negative(limits.max_notional.map(Money::micros)) {
+        return Err("risk: max_notional must not be negative");
+    }
+    if negative(limits.collar_bps) {
+        return Err("risk: price_collar (basis points) must not be negative");
+    }
+    if negative(limits.max_long) {
+        return Err("risk: position_limit (long) must not be negative");
+    }
+    if negative(limits.max_short) {
+        return Err("risk: position_limit (short) must not be negative");
+    }
+    Ok(())
+}
+
+/// The stateless rules after the restricted-symbol one, in order.
+#[inline]
+fn check_limits(l: &RiskLimits, o: &OrderCheck) -> Result<(), RejectReason> {
+    if l.max_qty.is_some_and(|max| o.qty.lots() > max) {
+        return Err(RejectReason::MaxQty);
+    }
+    if l.max_notional.is_some_and(|max| o.notional > max) {
+        return Err(RejectReason::MaxNotional);
+    }
+    if let Some(bps) = l.collar_bps {
+        if !o.ref_price.is_none() && !o.price.is_none() {
+            let reference = i128::from(o.ref_price.ticks());
+            let band = reference.abs() * i128::from(bps) / BPS;
+            if (i128::from(o.price.ticks()) - reference).abs() > band {
+                return Err(RejectReason::PriceCollar);
+            }
+        }
+    }
+    if l.max_open_orders.is_some_and(|max| o.open_orders > max) {
+        return Err(RejectReason::MaxOpenOrders);
+    }
+    let (worst, max) = match o.side {
+        Side::Buy => (o.worst_long, l.max_long),
+        Side::Sell => (o.worst_short, l.max_short),
+    };
+    if max.is_some_and(|max| worst > max) {
+        return Err(RejectReason::PositionLimit);
+    }
+    if l.buying_power && o.bp_used > Money::ZERO && o.bp_used > o.buying_power {
+        return Err(RejectReason::BuyingPower);
+    }
+    Ok(())
+}
+
+impl PreTradeCheck for StandardRisk {
+    #[inline]
+    fn check_new(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
+        self.check(now, order)
+    }
+
+    #[inline]
+    fn check_replace(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
+        self.check(now, order)
+    }
+
+    fn configure(&mut self, config: &RiskConfig) -> Result<(), &'static str> {
+        match *config {
+            RiskConfig::Limits(acct, limits) => self.set_limits(acct, limits),
+            RiskConfig::Restrict(sym, restricted) => self.set_restricted(sym, restricted),
+        }
+    }
+
+    fn state_hash(&self) -> u64 {
+        let mut h = fnv::Fnv1a::new();
+        h.bytes(b"optix-risk/1");
+        h.u64(self.accounts.len() as u64);
+        for a in &self.accounts {
+            let l = &a.limits;
+            h.opt_i64(l.max_qty);
+            h.opt_i64(l.max_notional.map(Money::micros));
+            h.opt_i64(l.collar_bps);
+            h.opt_i64(l.max_open_orders.map(i64::from));
+            h.opt_i64(l.max_long);
+            h.opt_i64(l.max_short);
+            h.u8(u8::from(l.buying_power));
+            h.opt_i64(l.rate_per_sec.map(i64::from));
+            h.u64(a.bucket.tokens);
+            h.u64(a.bucket.last_ns);
+        }
+        h.u64(self.restricted.len() as u64);
+        for &w in &self.restricted {
+            h.u64(w);
+        }
+        h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_limits_are_config_errors() {
+        let mut r = StandardRisk::new();
+        let bad = [
+            RiskLimits { max_qty: Some(-1), ..RiskLimits::default() },
+            RiskLimits { max_notional: Some(Money::from_micros(-1)), ..RiskLimits::default() },
+            RiskLimits { collar_bps: Some(-1), ..RiskLimits::default() },
+            RiskLimits { max_long: Some(-1), ..RiskLimits::default() },
+            RiskLimits { max_short: Some(-1), ..RiskLimits::default() },
+        ];
+        for l in bad {
+            let err = r.configure(&RiskConfig::Limits(AccountId(0), l)).unwrap_err();
+            assert!(err.contains("must not be negative"), "{err}");
+        }
+        assert_eq!(r, StandardRisk::new(), "a rejected configuration changes nothing");
+        let zero = RiskLimits { max_qty: Some(0), max_long: Some(0), ..RiskLimits::default() };
+        assert_eq!(r.configure(&RiskConfig::Limits(AccountId(0), zero)), Ok(()));
+    }
+
+    #[test]
+    fn ids_beyond_capacity_are_config_errors() {
+        let mut r = StandardRisk::new();
+        assert!(r.configure(&RiskConfig::Limits(AccountId(MAX_ACCOUNTS), RiskLimits::default())).is_err());
+        assert!(r.configure(&RiskConfig::Restrict(SymbolId(MAX_SYMBOLS), true)).is_err());
+        assert!(r.configure(&RiskConfig::Restrict(SymbolId(MAX_SYMBOLS - 1), true)).is_ok());
+        assert!(r.is_restricted(SymbolId(MAX_SYMBOLS - 1)));
+    }
+
+    #[test]
+    fn restricted_set_is_canonical() {
+        let mut r = StandardRisk::new();
+        r.configure(&RiskConfig::Restrict(SymbolId(200), true)).unwrap();
+        r.configure(&RiskConfig::Restrict(SymbolId(3), true)).unwrap();
+        assert!(r.is_restricted(SymbolId(200)) && r.is_restricted(SymbolId(3)));
+        assert!(!r.is_restricted(SymbolId(4)) && !r.is_restricted(SymbolId(100_000)));
+        r.configure(&RiskConfig::Restrict(SymbolId(200), false)).unwrap();
+        r.configure(&RiskConfig::Restrict(SymbolId(9_999), false)).unwrap();
+        let mut only3 = StandardRisk::new();
+        only3.configure(&RiskConfig::Restrict(SymbolId(3), true)).unwrap();
+        assert_eq!(r, only3);
+        assert_eq!(r.state_hash(), only3.state_hash());
+        r.configure(&RiskConfig::Restrict(SymbolId(3), false)).unwrap();
+        assert_eq!(r, StandardRisk::new());
+    }
+
+    #[test]
+    fn reconfiguring_the_rate_keeps_or_resets_the_bucket() {
+        let mut r = StandardRisk::new();
+        let rate = |n| RiskLimits { rate_per_sec: n, ..RiskLimits::default() };
+        r.set_limits(AccountId(1), rate(Some(5))).unwrap();
+        assert_eq!(r.account(AccountId(1)).unwrap().bucket, TokenBucket::full(5));
+        assert_eq!(r.account(AccountId(0)), Some(&AccountRisk::default()));
+        r.set_limits(AccountId(1), rate(Some(2))).unwrap();
+        assert_eq!(r.account(AccountId(1)).unwrap().bucket.tokens, TokenBucket::capacity(2));
+        r.set_limits(AccountId(1), rate(None)).unwrap();
+        assert_eq!(r.account(AccountId(1)).unwrap().bucket, TokenBucket::default());
+    }
+
+    #[test]
+    fn state_hash_sees_every_part_of_the_state() {
+        let base = {
+            let mut r = StandardRisk::new();
+            r.set_limits(AccountId(0), RiskLimits { rate_per_sec: Some(3), ..RiskLimits::default() }).unwrap();
+            r
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        seen.insert(StandardRisk::new().state_hash());
+        seen.insert(base.state_hash());
+        let mut limit = base.clone();
+        limit
+            .set_limits(AccountId(0), RiskLimits { max_qty: Some(0), rate_per_sec: Some(3), ..Default::default() })
+            .unwrap();
+        seen.insert(limit.state_hash());
+        let mut spent = base.clone();
+        let o = OrderCheck::bare(
+            AccountId(0),
+            SymbolId(0),
+            Side::Buy,
+            optix_engine::Price::from_ticks(1),
+            optix_engine::Qty::from_lots(1),
+        );
+        spent.check_new(Nanos(0), &o).unwrap();
+        seen.insert(spent.state_hash());
+        let mut later = base.clone();
+        later.check_new(Nanos(7), &o).unwrap();
+        seen.insert(later.state_hash());
+        let mut restricted = base.clone();
+        restricted.set_restricted(SymbolId(1), true).unwrap();
+        seen.insert(restricted.state_hash());
+        assert_eq!(seen.len(), 6);
+        assert_eq!(base.state_hash(), base.clone().state_hash());
+    }
+}

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use optix_engine::scenario::{apply, Parser, Step};
-use optix_engine::{Engine, EngineConfig, Event, Permissive};
+use optix_engine::{Engine, EngineConfig, Event};
+use optix_risk::StandardRisk;
 
 pub fn run(path: &Path, levels: bool, hash: bool) -> ExitCode {
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
@@ -23,7 +24,7 @@ pub fn run(path: &Path, levels: bool, hash: bool) -> ExitCode {
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut parser = Parser::new();
-    let mut engine = Engine::new(EngineConfig::default(), Permissive);
+    let mut engine = Engine::new(EngineConfig::default(), StandardRisk::new());
     let mut events: Vec<Event> = Vec::with_capacity(256);
     let mut text = String::with_capacity(256);
     for line in reader.lines() {
@@ -44,10 +45,9 @@ pub fn run(path: &Path, levels: bool, hash: bool) -> ExitCode {
             }
         };
         events.clear();
-        if let Step::Book { sym, depth } = step.step {
-            text.clear();
-            parser.render_book(&engine, sym, depth, &mut text);
-            let _ = writeln!(out, "{text}");
+        text.clear();
+        if parser.render_step(&engine, &step.step, &mut text) {
+            let _ = write!(out, "{text}");
             continue;
         }
         apply(&mut engine, &step, &mut events);
@@ -58,6 +58,12 @@ pub fn run(path: &Path, levels: bool, hash: bool) -> ExitCode {
             text.clear();
             parser.render(ev, &mut text);
             let _ = writeln!(out, "{text}");
+        }
+        if matches!(step.step, Step::Input(optix_engine::Input::SessionEnd)) {
+            // The end of the day: every account's statement.
+            text.clear();
+            parser.render_statement(&engine, &mut text);
+            let _ = write!(out, "{text}");
         }
     }
     if hash {

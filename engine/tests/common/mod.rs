@@ -115,7 +115,7 @@ pub fn h_full<R: PreTradeCheck>(check: R, modes: &[StpMode], ref_px: i64) -> H<R
         e.add_instrument(ins);
     }
     for &stp in modes {
-        e.add_account(AccountSpec { stp });
+        e.add_account(AccountSpec { stp, ..AccountSpec::default() });
     }
     H { e, time: 34_200_000_000_000 }
 }

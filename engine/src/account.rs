@@ -1,0 +1,261 @@
+//! Accounts, positions and P&L: the money side of the engine.
+//!
+//! Units: prices in instrument ticks, quantities in lots, money in
+//! millionths, held as `i128` inside (a price of 2^48 ticks times 2^40
+//! lots cannot overflow it) and given out as [`Money`] (`i64`, saturating). A fill's notional is worked out once, exactly
+//! when the instrument's unit (one tick times one lot, in millionths) is a
+//! whole number, else rounded half-even; cash, cost basis and realized P&L
+//! all move by that same number, so the books balance to the millionth:
+//!
+//! `cash + sum(cost) = starting cash + realized - fees` at every step, and
+//! with `unrealized = mark value - cost`,
+//! `cash + sum(mark value) = starting cash + realized + unrealized - fees`.
+//!
+//! A position keeps its signed quantity, its cost basis (what was paid for
+//! a long, minus what was received for a short), realized P&L, the working
+//! orders on each side (lots and notional at their limit), and two cached
+//! figures its account sums: its mark value and its open-order exposure.
+//! Changing any of these updates the account's sums by the difference, so
+//! buying power is O(1):
+//!
+//! `buying power = equity * leverage - gross position value - open-order exposure`
+//!
+//! where equity = cash + the positions' mark values, gross = the sum of
+//! their absolute values, and a side's open orders count as exposure only
+//! for the lots beyond what would close the position (valued pro rata).
+//!
+//! Marks come from the external quote (the mid of bid and ask, or the one
+//! side there is); a position in a symbol with no quote yet is valued at
+//! its cost (no unrealized P&L).
+//!
+//! Fees: per account, `per_share` millionths per share (a lot is
+//! `lot_size` shares) plus `bps` hundredths of a basis point of the
+//! notional, rounded half-even per fill to the millionth.
+
+use crate::types::*;
+
+/// Commission model of an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FeeModel {
+    /// Fee per share traded (0.0035 is 3,500 millionths).
+    pub per_share: Money,
+    /// Fee in hundredths of a basis point of the notional (1.5 bps is 150).
+    pub centi_bps: i64,
+}
+
+/// Rounds `n / d` (`d != 0`) half to even.
+#[inline]
+pub fn div_half_even(n: i128, d: i128) -> i128 {
+    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+    let q = n.div_euclid(d);
+    let r = n.rem_euclid(d);
+    match (2 * r).cmp(&d) {
+        core::cmp::Ordering::Less => q,
+        core::cmp::Ordering::Greater => q + 1,
+        core::cmp::Ordering::Equal => q + (q & 1),
+    }
+}
+
+/// Saturates an `i128` amount of money into `i64` millionths.
+#[inline]
+pub fn sat(v: i128) -> i64 {
+    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// Money per tick and lot of an instrument: `num / den` millionths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Unit {
+    /// Millionths per (tick * lot) when that is whole, else 0.
+    pub whole: i64,
+    pub num: i128,
+    pub den: i128,
+    /// Shares per lot.
+    pub lot_size: i64,
+}
+
+impl Unit {
+    pub(crate) fn of(i: &Instrument) -> Unit {
+        let num = i128::from(i.tick_units) * i128::from(i.lot_size) * i128::from(MONEY_SCALE);
+        let den = 10i128.pow(u32::from(i.decimals));
+        let whole = if num % den == 0 { i64::try_from(num / den).unwrap_or(0) } else { 0 };
+        Unit { whole, num, den, lot_size: i.lot_size }
+    }
+
+    /// Value of `lots` (signed) at `ticks`, in millionths, rounded half-even.
+    #[inline]
+    pub(crate) fn value(&self, ticks: i64, lots: i64) -> i128 {
+        let p = i128::from(ticks) * i128::from(lots);
+        if self.whole != 0 {
+            p * i128::from(self.whole)
+        } else {
+            div_half_even(p * self.num, self.den)
+        }
+    }
+
+    /// Value of `lots` at `half_ticks / 2` (a mid price), rounded half-even.
+    #[inline]
+    pub(crate) fn value_half(&self, half_ticks: i64, lots: i64) -> i128 {
+        let p = i128::from(half_ticks) * i128::from(lots);
+        div_half_even(p * self.num, self.den * 2)
+    }
+
+    /// Commission of a fill of `lots` with notional `notional` (>= 0).
+    #[inline]
+    pub(crate) fn fee(&self, f: &FeeModel, lots: i64, notional: i128) -> i128 {
+        let mut fee = 0i128;
+        if f.per_share.micros() != 0 {
+            fee += i128::from(f.per_share.micros()) * i128::from(lots) * i128::from(self.lot_size);
+        }
+        if f.centi_bps != 0 {
+            fee += div_half_even(notional * i128::from(f.centi_bps), 1_000_000);
+        }
+        fee
+    }
+}
+
+/// A position of one account in one symbol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Position {
+    pub acct: u32,
+    pub sym: u32,
+    /// Signed lots (buys minus sells).
+    pub qty: i64,
+    /// Cost basis of `qty`, millionths (negative for a short).
+    pub cost: i128,
+    /// Realized P&L, millionths.
+    pub realized: i128,
+    /// Working orders, lots and notional at their limit (stop price for a
+    /// stop order), per side.
+    pub open: [i64; 2],
+    pub open_value: [i128; 2],
+    /// Cached mark value and open-order exposure (the account sums these).
+    pub mv: i128,
+    pub expo: i128,
+}
+
+impl Position {
+    /// Open-order exposure for given open quantities and notionals.
+    #[inline]
+    pub(crate) fn exposure(qty: i64, open: [i64; 2], value: [i128; 2]) -> i128 {
+        let side = |lots: i64, v: i128, closes: i64| -> i128 {
+            if lots <= 0 {
+                0
+            } else if closes <= 0 {
+                v
+            } else if lots <= closes {
+                0
+            } else {
+                v * i128::from(lots - closes) / i128::from(lots)
+            }
+        };
+        side(open[0], value[0], -qty) + side(open[1], value[1], qty)
+    }
+}
+
+/// Money state of an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Funds {
+    pub start_cash: i128,
+    pub cash: i128,
+    pub fees: i128,
+    pub realized: i128,
+    /// Sums over the account's positions.
+    pub mv: i128,
+    pub gross: i128,
+    pub expo: i128,
+    /// Leverage in hundredths (100 = 1x).
+    pub leverage: i64,
+}
+
+impl Funds {
+    /// Equity: cash plus the positions' mark values.
+    #[inline]
+    pub(crate) fn equity(&self) -> i128 {
+        self.cash + self.mv
+    }
+
+    /// Buying power (see the module documentation).
+    #[inline]
+    pub(crate) fn buying_power(&self) -> i128 {
+        self.equity() * i128::from(self.leverage) / 100 - self.gross - self.expo
+    }
+}
+
+/// The external market of a symbol (paper mode, marks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct External {
+    /// Best bid and ask in ticks (0: none) and lots.
+    pub px: [i64; 2],
+    pub qty: [i64; 2],
+    /// Lots client orders took from the current quote, per side of the quote.
+    pub taken: [i64; 2],
+    /// Twice the mark price in ticks (0: no mark).
+    pub mark2: i64,
+}
+
+impl External {
+    /// Lots left at the quote on `side` (the side a taker trades against).
+    #[inline]
+    pub(crate) fn left(&self, side: Side) -> i64 {
+        let s = side as usize;
+        if self.px[s] == 0 {
+            0
+        } else {
+            (self.qty[s] - self.taken[s]).max(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_even() {
+        assert_eq!(div_half_even(5, 2), 2);
+        assert_eq!(div_half_even(7, 2), 4);
+        assert_eq!(div_half_even(-5, 2), -2);
+        assert_eq!(div_half_even(-7, 2), -4);
+        assert_eq!(div_half_even(6, 4), 2);
+        assert_eq!(div_half_even(5, 4), 1);
+        assert_eq!(div_half_even(3, 4), 1);
+        assert_eq!(div_half_even(-3, 4), -1);
+        assert_eq!(div_half_even(-5_250_000_000, -50), 105_000_000);
+        assert_eq!(div_half_even(7, -2), -4);
+    }
+
+    #[test]
+    fn units() {
+        let i = Instrument::new("0.01", 100, VenueMode::Clob).unwrap();
+        let u = Unit::of(&i);
+        // One tick (0.01) of one lot (100 shares) is 1.00 = 1,000,000 millionths.
+        assert_eq!(u.whole, 1_000_000);
+        assert_eq!(u.value(1234, 2), 2_468_000_000);
+        let i = Instrument::new("0.0000001", 1, VenueMode::Clob).unwrap();
+        let u = Unit::of(&i);
+        assert_eq!(u.whole, 0);
+        // 15 ticks of 1e-7 = 1.5 millionths -> 2 (half to even); 25 -> 2.
+        assert_eq!(u.value(15, 1), 2);
+        assert_eq!(u.value(25, 1), 2);
+        assert_eq!(u.value(35, 1), 4);
+        let fee = FeeModel { per_share: Money::from_micros(3_500), centi_bps: 0 };
+        let i = Instrument::new("0.01", 1, VenueMode::Clob).unwrap();
+        assert_eq!(Unit::of(&i).fee(&fee, 100, 0), 350_000);
+        // 1 bp of 12.345 = 0.0012345 -> 0.001234 (half to even on the 5).
+        let fee = FeeModel { per_share: Money::ZERO, centi_bps: 100 };
+        assert_eq!(Unit::of(&i).fee(&fee, 1, 12_345_000), 1_234);
+        assert_eq!(Unit::of(&i).fee(&fee, 1, 12_355_000), 1_236);
+    }
+
+    #[test]
+    fn exposure() {
+        // Flat: both sides count in full.
+        assert_eq!(Position::exposure(0, [10, 5], [1000, 600]), 1600);
+        // Long 10: sells up to 10 close, so nothing; buys count.
+        assert_eq!(Position::exposure(10, [10, 10], [1000, 600]), 1000);
+        // Long 10, sell 15: 5 of 15 add exposure.
+        assert_eq!(Position::exposure(10, [0, 15], [0, 1500]), 500);
+        // Short 4, buy 4: closes.
+        assert_eq!(Position::exposure(-4, [4, 0], [400, 0]), 0);
+    }
+}
