@@ -63,6 +63,56 @@ pub struct Opts {
     pub commands: u64,
     /// Generator seed.
     pub seed: u64,
+    /// The pre-trade check the engine runs.
+    pub check: CheckChoice,
+}
+
+/// Which pre-trade check the benchmarked engine runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CheckChoice {
+    /// `StandardRisk` with every limit on and set so that none binds
+    /// ([`standard_risk`]); the default.
+    #[default]
+    Standard,
+    /// No check (`Permissive`), the engine alone.
+    Permissive,
+}
+
+impl std::str::FromStr for CheckChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(CheckChoice::Standard),
+            "permissive" => Ok(CheckChoice::Permissive),
+            _ => Err(format!("unknown check '{s}' (standard or permissive)")),
+        }
+    }
+}
+
+/// Cash each benchmark account starts with: enough that buying power never binds.
+pub const BENCH_CASH: Money = Money::from_micros(1_000_000_000_000_000_000);
+
+/// `StandardRisk` for `accounts` accounts with every limit switched on
+/// (quantity, notional, collar, open orders, long and short position,
+/// buying power, throttle) at values the benchmark flows never reach: the
+/// checks run in full on every order, and no order is rejected by them
+/// (`risk_rejects` in the report says so).
+pub fn standard_risk(accounts: usize) -> optix_risk::StandardRisk {
+    let mut r = optix_risk::StandardRisk::new();
+    let limits = RiskLimits {
+        max_qty: Some(1 << 30),
+        max_notional: Some(Money::from_micros(i64::MAX / 2)),
+        collar_bps: Some(9_000),
+        max_open_orders: Some(1 << 20),
+        max_long: Some(1 << 40),
+        max_short: Some(1 << 40),
+        buying_power: true,
+        rate_per_sec: Some(1_000_000_000),
+    };
+    for a in 0..accounts {
+        r.configure(&RiskConfig::Limits(AccountId(a as u32), limits)).expect("bench limits are valid");
+    }
+    r
 }
 
 /// Errors of the harness.
@@ -120,6 +170,8 @@ pub struct Report {
     pub trading_pct: f64,
     /// Whether the counting allocator was installed (memory figures valid).
     pub alloc_counted: bool,
+    /// Orders rejected by a risk limit (0: the limits never bound).
+    pub risk_rejects: u64,
 }
 
 impl Report {
@@ -149,7 +201,8 @@ impl Report {
         } else {
             writeln!(w, "  memory figures unavailable: the counting allocator is not installed")?;
         }
-        writeln!(w, "  events {}  trades {}  commands trading {:.1}%", self.events, self.trades, self.trading_pct)
+        writeln!(w, "  events {}  trades {}  commands trading {:.1}%", self.events, self.trades, self.trading_pct)?;
+        writeln!(w, "  risk rejects        {:>14}", self.risk_rejects)
     }
 }
 
@@ -161,12 +214,18 @@ struct BenchSink {
     trades: u64,
     traded_cmds: u64,
     last_seq: u64,
+    risk_rejects: u64,
 }
 
 impl EventSink for BenchSink {
     #[inline]
     fn emit(&mut self, e: &Event) {
         self.events += 1;
+        if let EventKind::Rejected { reason, .. } = e.kind {
+            if reason.is_risk() {
+                self.risk_rejects += 1;
+            }
+        }
         if let EventKind::Traded { .. } = e.kind {
             self.trades += 1;
             if e.seq.0 != self.last_seq {
@@ -342,7 +401,7 @@ pub fn mixed(commands: u64, seed: u64) -> Stream {
     const ACCTS: u32 = 1_000;
     const TARGET: usize = 150 * 2 * SYMS as usize;
     let instruments = vec![Instrument::new("0.01", 1, VenueMode::Clob).expect("valid tick"); SYMS as usize];
-    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let accounts = vec![AccountSpec { cash: BENCH_CASH, ..AccountSpec::default() }; ACCTS as usize];
     let mut g = Gen::new(seed, &instruments, &accounts);
     let mut mid: Vec<i64> = (0..SYMS).map(|_| 10_000).collect();
     while (g.out.len() as u64) < commands {
@@ -433,7 +492,7 @@ pub fn mixed(commands: u64, seed: u64) -> Stream {
 pub fn liquibook(commands: u64, seed: u64) -> Stream {
     const ACCTS: u32 = 1_000;
     let instruments = vec![Instrument::new("1", 1, VenueMode::Clob).expect("valid tick")];
-    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let accounts = vec![AccountSpec { cash: BENCH_CASH, ..AccountSpec::default() }; ACCTS as usize];
     let mut rng = Rng::new(seed);
     let mut next_clid = vec![1u64; ACCTS as usize];
     let mut inputs = Vec::with_capacity(commands as usize);
@@ -458,7 +517,7 @@ pub fn exchange_core(commands: u64, seed: u64) -> Stream {
     const ACCTS: u32 = 1_000;
     const TARGET: usize = 1_000;
     let instruments = vec![Instrument::new("1", 1, VenueMode::Clob).expect("valid tick")];
-    let accounts = vec![AccountSpec::default(); ACCTS as usize];
+    let accounts = vec![AccountSpec { cash: BENCH_CASH, ..AccountSpec::default() }; ACCTS as usize];
     let mut g = Gen::new(seed, &instruments, &accounts);
     let center = 100_000i64;
     // Seed the book: about TARGET orders over about 750 levels.
@@ -634,11 +693,15 @@ fn measure<R: PreTradeCheck>(
     })
 }
 
-fn report(workload: &str, m: &Measure, overhead: u64, alloc_counted: bool) -> Report {
+fn report(workload: &str, check: CheckChoice, m: &Measure, overhead: u64, alloc_counted: bool) -> Report {
     let h = &m.hist;
     Report {
         workload: workload.to_string(),
-        check: "permissive".to_string(),
+        check: match check {
+            CheckChoice::Standard => "standard".to_string(),
+            CheckChoice::Permissive => "permissive".to_string(),
+        },
+        risk_rejects: m.sink.risk_rejects,
         commands: m.measured,
         seconds: m.seconds,
         commands_per_sec: m.measured as f64 / m.seconds.max(1e-9),
@@ -667,7 +730,14 @@ pub fn run(opts: &Opts) -> Result<Report, BenchError> {
     let alloc_counted = alloc::installed();
     let overhead = clock_overhead_ns();
     if let Flow::Script { text, repeat } = &opts.flow {
-        return run_script(text, *repeat, overhead, alloc_counted);
+        return match opts.check {
+            CheckChoice::Standard => {
+                run_script(text, *repeat, overhead, alloc_counted, CheckChoice::Standard, optix_risk::StandardRisk::new)
+            }
+            CheckChoice::Permissive => {
+                run_script(text, *repeat, overhead, alloc_counted, CheckChoice::Permissive, || Permissive)
+            }
+        };
     }
     let warm = opts.commands * WARMUP_PCT / 100;
     let total = opts.commands + warm;
@@ -688,18 +758,39 @@ pub fn run(opts: &Opts) -> Result<Report, BenchError> {
     let hist = new_histogram()?;
     alloc::reset_peak();
     let heap_before = alloc::snapshot().live_bytes;
-    let mut engine = Engine::new(EngineConfig::default(), Permissive);
+    let m = match opts.check {
+        CheckChoice::Standard => {
+            let mut engine = build(&stream, standard_risk(stream.accounts.len()));
+            measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
+        }
+        CheckChoice::Permissive => {
+            let mut engine = build(&stream, Permissive);
+            measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
+        }
+    };
+    Ok(report(name, opts.check, &m, overhead, alloc_counted))
+}
+
+/// An engine with a stream's instruments and accounts.
+pub fn build<R: PreTradeCheck>(stream: &Stream, check: R) -> Engine<R> {
+    let mut engine = Engine::new(EngineConfig::default(), check);
     for i in &stream.instruments {
         engine.add_instrument(*i);
     }
     for a in &stream.accounts {
         engine.add_account(*a);
     }
-    let m = measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?;
-    Ok(report(name, &m, overhead, alloc_counted))
+    engine
 }
 
-fn run_script(text: &str, repeat: u64, overhead: u64, alloc_counted: bool) -> Result<Report, BenchError> {
+fn run_script<R: PreTradeCheck>(
+    text: &str,
+    repeat: u64,
+    overhead: u64,
+    alloc_counted: bool,
+    check: CheckChoice,
+    new_check: impl Fn() -> R,
+) -> Result<Report, BenchError> {
     let steps: Vec<TimedStep> = Parser::new().parse_all(text)?;
     let n_inputs = steps.iter().filter(|s| matches!(s.step, Step::Input(_) | Step::EdgeReject { .. })).count() as u64;
     if n_inputs == 0 {
@@ -714,11 +805,12 @@ fn run_script(text: &str, repeat: u64, overhead: u64, alloc_counted: bool) -> Re
     alloc::reset_peak();
     let heap_before = alloc::snapshot().live_bytes;
     // Declarations before the first order are set-up, applied untimed.
-    let first_order = steps.iter().position(|s| !matches!(s.step, Step::Instrument(_) | Step::Account(_)));
+    let first_order =
+        steps.iter().position(|s| !matches!(s.step, Step::Instrument(_) | Step::Account(_) | Step::Configure(_)));
     let (setup, timed) = steps.split_at(first_order.unwrap_or(steps.len()));
     let mut k = 0usize;
     for _ in 0..repeat.max(1) {
-        let mut engine = Engine::new(EngineConfig::default(), Permissive);
+        let mut engine = Engine::new(EngineConfig::default(), new_check());
         for s in setup {
             apply(&mut engine, s, &mut sink);
         }
@@ -752,7 +844,7 @@ fn run_script(text: &str, repeat: u64, overhead: u64, alloc_counted: bool) -> Re
         allocs: alloc::snapshot().allocs - allocs_before,
         measured,
     };
-    let mut r = report("script", &m, overhead, alloc_counted);
+    let mut r = report("script", check, &m, overhead, alloc_counted);
     // Every repetition builds a fresh engine, so allocations here are the
     // set-up cost, not a steady state.
     r.workload = format!("script x{}", repeat.max(1));
@@ -787,6 +879,23 @@ mod tests {
             assert_eq!(a.inputs, b.inputs);
             let (events, trades, resting) = run_stream(&a);
             assert!(events > 20_000 && trades > 100 && resting > 100, "{events} {trades} {resting}");
+        }
+    }
+
+    #[test]
+    fn standard_risk_runs_every_check_and_never_binds() {
+        for gen in [mixed as fn(u64, u64) -> Stream, liquibook, exchange_core] {
+            let s = gen(20_000, 3);
+            let mut plain = build(&s, Permissive);
+            let mut risky = build(&s, standard_risk(s.accounts.len()));
+            let (mut a, mut b): (Vec<Event>, Vec<Event>) = (Vec::new(), Vec::new());
+            for (t, i) in &s.inputs {
+                plain.process(*t, i, &mut a);
+                risky.process(*t, i, &mut b);
+            }
+            assert_eq!(a, b, "the same events with and without the limits");
+            assert!(!b.iter().any(|e| matches!(e.kind, EventKind::Rejected { reason, .. } if reason.is_risk())));
+            risky.validate().unwrap();
         }
     }
 

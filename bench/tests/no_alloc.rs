@@ -1,9 +1,10 @@
 //! The engine's steady state allocates nothing: a counting global allocator
-//! watches the engine process order flow after a warm-up.
+//! watches the engine, with `StandardRisk` checking every order, process
+//! order flow after a warm-up.
 
 use optix_bench::alloc::{snapshot, CountingAlloc};
-use optix_bench::engine_bench::{exchange_core, mixed, Stream};
-use optix_engine::{CountingSink, Engine, EngineConfig, Permissive};
+use optix_bench::engine_bench::{build, exchange_core, mixed, standard_risk, Stream};
+use optix_engine::CountingSink;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -17,13 +18,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn allocs_after_warmup(stream: &Stream, warmup: usize) -> (u64, u64) {
-    let mut engine = Engine::new(EngineConfig::default(), Permissive);
-    for i in &stream.instruments {
-        engine.add_instrument(*i);
-    }
-    for a in &stream.accounts {
-        engine.add_account(*a);
-    }
+    let mut engine = build(stream, standard_risk(stream.accounts.len()));
     let mut sink = CountingSink::default();
     for (t, i) in &stream.inputs[..warmup] {
         engine.process(*t, i, &mut sink);

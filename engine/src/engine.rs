@@ -899,8 +899,6 @@ impl<R: PreTradeCheck> Engine<R> {
         }
         // The order may rest: start loading its id-map bucket now.
         self.live.prefetch(hash_key(o.acct.0, o.clid.0));
-        // From here the client order id counts as used today.
-        self.accounts[o.acct.0 as usize].used.insert(o.clid.0);
         let b = o.sym.0 as usize;
         if self.books[b].halted {
             return self.reject(out, oref, CmdKind::New, RejectReason::SymbolHalted);
@@ -932,6 +930,9 @@ impl<R: PreTradeCheck> Engine<R> {
         if let Err(r) = self.check.check_new(self.now, &chk) {
             return self.reject(out, oref, CmdKind::New, r);
         }
+        // Accepted: the client order id counts as used today (a rejected
+        // order changes no state, so its id may be sent again).
+        self.accounts[o.acct.0 as usize].used.insert(o.clid.0);
         oref.id = OrderId(self.next_order_id);
         self.next_order_id += 1;
         self.emit(

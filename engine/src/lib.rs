@@ -26,8 +26,8 @@ pub mod runtime;
 pub mod scenario;
 pub mod types;
 
-pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
 pub use account::FeeModel;
+pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
 pub use engine::{AccountReport, AccountSpec, Engine, EngineConfig, PositionReport, MAX_RESERVE_PARTS};
 pub use event::*;
 pub use reason::{CancelReason, RejectReason};

@@ -105,6 +105,23 @@ reason_enum!(
     }
 );
 
+impl RejectReason {
+    /// Whether a pre-trade risk limit gave this reason (not the engine's own checks).
+    pub const fn is_risk(self) -> bool {
+        matches!(
+            self,
+            RejectReason::MaxQty
+                | RejectReason::MaxNotional
+                | RejectReason::PriceCollar
+                | RejectReason::MaxOpenOrders
+                | RejectReason::PositionLimit
+                | RejectReason::BuyingPower
+                | RejectReason::Throttled
+                | RejectReason::RestrictedSymbol
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -546,7 +546,6 @@ impl Model {
         if let Err(reason) = self.validate_new(o) {
             return reject(self, reason);
         }
-        self.used.insert((o.acct.0, o.clid.0));
         let (sym, side) = (o.sym.0, o.side);
         if self.halted.contains(&sym) {
             return reject(self, RejectReason::SymbolHalted);
@@ -559,6 +558,8 @@ impl Model {
         if o.post_only && would_take {
             return reject(self, RejectReason::PostOnlyWouldTake);
         }
+        // Only an accepted order uses up its client order id.
+        self.used.insert((o.acct.0, o.clid.0));
         oref.id = OrderId(self.next_id);
         self.next_id += 1;
         self.emit(EventKind::Accepted {

@@ -70,7 +70,9 @@ fn marketable_limit_fills_at_the_opposite_quote_and_rests_the_rest() {
 
 #[test]
 fn market_and_ioc_remainders_are_cancelled() {
-    let out = run("quote X 99.90x100 100.00x300\nnew A a1 X buy market qty=500\nnew B b1 X sell limit px=99.80 qty=150 tif=ioc\n");
+    let out = run(
+        "quote X 99.90x100 100.00x300\nnew A a1 X buy market qty=500\nnew B b1 X sell limit px=99.80 qty=150 tif=ioc\n",
+    );
     assert_eq!(
         out,
         vec![
@@ -154,10 +156,7 @@ fn prints_strictly_beyond_the_limit_fill_prints_at_the_limit_do_not() {
     ));
     assert_eq!(
         out,
-        vec![
-            fill("A", "a1", "buy", "100.00", 40, 10, "maker"),
-            fill("B", "b1", "sell", "100.50", 50, 0, "maker"),
-        ]
+        vec![fill("A", "a1", "buy", "100.00", 40, 10, "maker"), fill("B", "b1", "sell", "100.50", 50, 0, "maker"),]
     );
 }
 

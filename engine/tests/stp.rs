@@ -260,6 +260,9 @@ fn stp_modes_parse_in_scripts() {
         ("decrement", StpMode::Decrement),
     ] {
         let step = p.parse_line(&format!("account a_{text} cash=1 stp={text}")).unwrap().unwrap();
-        assert_eq!(step.step, Step::Account(AccountSpec { stp: want, cash: Money::parse("1").unwrap(), ..AccountSpec::default() }));
+        assert_eq!(
+            step.step,
+            Step::Account(AccountSpec { stp: want, cash: Money::parse("1").unwrap(), ..AccountSpec::default() })
+        );
     }
 }

@@ -80,6 +80,9 @@ struct EngineBenchArgs {
     /// Seed of the workload generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Pre-trade check: `standard` (StandardRisk, every limit on, none binding) or `permissive`.
+    #[arg(long, default_value = "standard")]
+    check: optix_bench::engine_bench::CheckChoice,
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -142,7 +145,7 @@ fn bench_engine(a: &EngineBenchArgs) -> anyhow::Result<()> {
         (None, Workload::Liquibook) => Flow::Liquibook,
         (None, Workload::ExchangeCore) => Flow::ExchangeCore,
     };
-    let opts = Opts { flow, commands: a.commands, seed: a.seed };
+    let opts = Opts { flow, commands: a.commands, seed: a.seed, check: a.check };
     let report = engine_bench::run(&opts)?;
     let mut out = std::io::stdout().lock();
     if a.json {
