@@ -43,10 +43,34 @@ pub struct FeeModel {
     pub centi_bps: i64,
 }
 
+/// `a * b / c` truncated toward zero (`c != 0`), in `i64` when the
+/// product fits (the common case: a 128-bit division is a library call).
+#[inline]
+pub(crate) fn mul_div(a: i128, b: i64, c: i64) -> i128 {
+    if let Ok(a) = i64::try_from(a) {
+        if let Some(p) = a.checked_mul(b) {
+            return i128::from(p / c);
+        }
+    }
+    a * i128::from(b) / i128::from(c)
+}
+
 /// Rounds `n / d` (`d != 0`) half to even.
 #[inline]
 pub fn div_half_even(n: i128, d: i128) -> i128 {
     let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+    let q = n.div_euclid(d);
+    let r = n.rem_euclid(d);
+    match (2 * r).cmp(&d) {
+        core::cmp::Ordering::Less => q,
+        core::cmp::Ordering::Greater => q + 1,
+        core::cmp::Ordering::Equal => q + (q & 1),
+    }
+}
+
+/// [`div_half_even`] in `i64` (`d > 0`).
+#[inline]
+fn div_half_even_64(n: i64, d: i64) -> i64 {
     let q = n.div_euclid(d);
     let r = n.rem_euclid(d);
     match (2 * r).cmp(&d) {
@@ -84,7 +108,12 @@ impl Unit {
     /// Value of `lots` (signed) at `ticks`, in millionths, rounded half-even.
     #[inline]
     pub(crate) fn value(&self, ticks: i64, lots: i64) -> i128 {
-        let p = i128::from(ticks) * i128::from(lots);
+        self.money(i128::from(ticks) * i128::from(lots))
+    }
+
+    /// Money of `p` tick-lots, in millionths, rounded half-even.
+    #[inline]
+    pub(crate) fn money(&self, p: i128) -> i128 {
         if self.whole != 0 {
             p * i128::from(self.whole)
         } else {
@@ -107,7 +136,11 @@ impl Unit {
             fee += i128::from(f.per_share.micros()) * i128::from(lots) * i128::from(self.lot_size);
         }
         if f.centi_bps != 0 {
-            fee += div_half_even(notional * i128::from(f.centi_bps), 1_000_000);
+            let n = notional * i128::from(f.centi_bps);
+            fee += match i64::try_from(n) {
+                Ok(n) => i128::from(div_half_even_64(n, 1_000_000)),
+                Err(_) => div_half_even(n, 1_000_000),
+            };
         }
         fee
     }
@@ -124,8 +157,9 @@ pub(crate) struct Position {
     pub cost: i128,
     /// Realized P&L, millionths.
     pub realized: i128,
-    /// Working orders, lots and notional at their limit (stop price for a
-    /// stop order), per side.
+    /// Working orders per side: lots, and the sum of price times lots in
+    /// tick-lots at their limit (stop price for a stop order), kept exact
+    /// and turned into money when the exposure is worked out.
     pub open: [i64; 2],
     pub open_value: [i128; 2],
     /// Cached mark value and open-order exposure (the account sums these).
@@ -136,7 +170,8 @@ pub(crate) struct Position {
 impl Position {
     /// Open-order exposure for given open quantities and notionals.
     #[inline]
-    pub(crate) fn exposure(qty: i64, open: [i64; 2], value: [i128; 2]) -> i128 {
+    pub(crate) fn exposure(qty: i64, open: [i64; 2], ticklots: [i128; 2], unit: &Unit) -> i128 {
+        let value = [unit.money(ticklots[0]), unit.money(ticklots[1])];
         let side = |lots: i64, v: i128, closes: i64| -> i128 {
             if lots <= 0 {
                 0
@@ -145,7 +180,7 @@ impl Position {
             } else if lots <= closes {
                 0
             } else {
-                v * i128::from(lots - closes) / i128::from(lots)
+                mul_div(v, lots - closes, lots)
             }
         };
         side(open[0], value[0], -qty) + side(open[1], value[1], qty)
@@ -177,7 +212,7 @@ impl Funds {
     /// Buying power (see the module documentation).
     #[inline]
     pub(crate) fn buying_power(&self) -> i128 {
-        self.equity() * i128::from(self.leverage) / 100 - self.gross - self.expo
+        mul_div(self.equity(), self.leverage, 100) - self.gross - self.expo
     }
 }
 
@@ -222,6 +257,11 @@ mod tests {
         assert_eq!(div_half_even(-3, 4), -1);
         assert_eq!(div_half_even(-5_250_000_000, -50), 105_000_000);
         assert_eq!(div_half_even(7, -2), -4);
+        for n in -50..50 {
+            assert_eq!(i128::from(div_half_even_64(n, 4)), div_half_even(i128::from(n), 4), "{n}");
+            assert_eq!(mul_div(i128::from(n), 3, 7), i128::from(n) * 3 / 7);
+        }
+        assert_eq!(mul_div(i128::from(i64::MAX), 4, 8), i128::from(i64::MAX) / 2);
     }
 
     #[test]
@@ -249,13 +289,15 @@ mod tests {
 
     #[test]
     fn exposure() {
+        let u = Unit { whole: 1, num: 1, den: 1, lot_size: 1 };
+        let exposure = |q, o, v| Position::exposure(q, o, v, &u);
         // Flat: both sides count in full.
-        assert_eq!(Position::exposure(0, [10, 5], [1000, 600]), 1600);
+        assert_eq!(exposure(0, [10, 5], [1000, 600]), 1600);
         // Long 10: sells up to 10 close, so nothing; buys count.
-        assert_eq!(Position::exposure(10, [10, 10], [1000, 600]), 1000);
+        assert_eq!(exposure(10, [10, 10], [1000, 600]), 1000);
         // Long 10, sell 15: 5 of 15 add exposure.
-        assert_eq!(Position::exposure(10, [0, 15], [0, 1500]), 500);
+        assert_eq!(exposure(10, [0, 15], [0, 1500]), 500);
         // Short 4, buy 4: closes.
-        assert_eq!(Position::exposure(-4, [4, 0], [400, 0]), 0);
+        assert_eq!(exposure(-4, [4, 0], [400, 0]), 0);
     }
 }

@@ -135,6 +135,11 @@ pub enum RiskConfig {
 
 /// An inline pre-trade check. Must be O(1), allocation-free and deterministic.
 pub trait PreTradeCheck {
+    /// Whether the check reads the account fields of [`OrderCheck`]
+    /// (notional, reference price, open orders, worst-case position, buying
+    /// power). A check that does not leaves them zero and saves the engine
+    /// working them out.
+    const WANTS_ACCOUNT_VIEW: bool = true;
     /// Checks a new order or a triggered stop at engine time `now`.
     fn check_new(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason>;
     /// Checks a replace; `order` holds the new values.
@@ -156,6 +161,7 @@ pub trait PreTradeCheck {
 pub struct Permissive;
 
 impl PreTradeCheck for Permissive {
+    const WANTS_ACCOUNT_VIEW: bool = false;
     #[inline]
     fn check_new(&mut self, _now: Nanos, _order: &OrderCheck) -> Result<(), RejectReason> {
         Ok(())

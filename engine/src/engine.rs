@@ -460,7 +460,7 @@ impl<R: PreTradeCheck> Engine<R> {
     fn refresh(&mut self, idx: u32) {
         let p = self.positions[idx as usize];
         let mv = self.mark_value(&p);
-        let expo = Position::exposure(p.qty, p.open, p.open_value);
+        let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
         let f = &mut self.accounts[p.acct as usize].funds;
         f.mv += mv - p.mv;
         f.gross += mv.abs() - p.mv.abs();
@@ -475,6 +475,33 @@ impl<R: PreTradeCheck> Engine<R> {
     #[inline]
     fn book_fill(&mut self, acct: u32, sym: u32, side: Side, px: i64, lots: i64) -> Money {
         let idx = self.pos_index(acct, sym);
+        let fee = self.fill_at(idx, side, px, lots);
+        self.refresh(idx);
+        fee
+    }
+
+    /// A working order's fill of `lots` at `px`: its open quantity and the
+    /// fill booked with one position lookup and one refresh. The caller
+    /// lowers the order's leaves.
+    #[inline]
+    fn fill_working(&mut self, slot: u32, px: i64, lots: i64) -> Money {
+        let value_px = self.value_px(slot);
+        let o = self.orders.get(slot);
+        let (acct, sym, side) = (o.acct, o.sym, o.side);
+        let idx = self.pos_index(acct, sym);
+        let p = &mut self.positions[idx as usize];
+        p.open[side as usize] -= lots;
+        p.open_value[side as usize] -= i128::from(value_px) * i128::from(lots);
+        let fee = self.fill_at(idx, side, px, lots);
+        self.refresh(idx);
+        fee
+    }
+
+    /// Books a fill into position `idx` (and its account's cash and fees)
+    /// without refreshing the cached sums. Returns the fee.
+    #[inline]
+    fn fill_at(&mut self, idx: u32, side: Side, px: i64, lots: i64) -> Money {
+        let (acct, sym) = (self.positions[idx as usize].acct, self.positions[idx as usize].sym);
         let unit = self.books[sym as usize].unit;
         let notional = unit.value(px, lots);
         let a = &mut self.accounts[acct as usize];
@@ -493,8 +520,8 @@ impl<R: PreTradeCheck> Engine<R> {
         let mut opening = notional;
         if closes > 0 {
             // The closed part's share of the cost basis and of the notional.
-            let basis = p.cost * i128::from(closes) / i128::from(q0.abs());
-            let n_close = if closes == lots { notional } else { notional * i128::from(closes) / i128::from(lots) };
+            let basis = if closes == q0.abs() { p.cost } else { mul_div(p.cost, closes, q0.abs()) };
+            let n_close = if closes == lots { notional } else { mul_div(notional, closes, lots) };
             realized = if side == Side::Buy { -n_close } else { n_close } - basis;
             p.cost -= basis;
             opening = notional - n_close;
@@ -503,7 +530,6 @@ impl<R: PreTradeCheck> Engine<R> {
         p.qty += signed(side, lots);
         p.realized += realized;
         self.accounts[acct as usize].funds.realized += realized;
-        self.refresh(idx);
         Money::from_micros(sat(fee))
     }
 
@@ -530,10 +556,9 @@ impl<R: PreTradeCheck> Engine<R> {
         let o = self.orders.get(slot);
         let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
         let idx = self.pos_index(acct, sym);
-        let v = self.books[sym as usize].unit.value(px, lots);
         let p = &mut self.positions[idx as usize];
         p.open[side] += lots;
-        p.open_value[side] += v;
+        p.open_value[side] += i128::from(px) * i128::from(lots);
         self.refresh(idx);
     }
 
@@ -580,13 +605,29 @@ impl<R: PreTradeCheck> Engine<R> {
         ord_type: OrdType,
         tif: Tif,
         px: i64,
+        stop: i64,
         qty: i64,
         prev: i64,
         prev_px: i64,
     ) -> OrderCheck {
+        if !R::WANTS_ACCOUNT_VIEW {
+            let price = if px > 0 { Price::from_ticks(px) } else { Price::NONE };
+            let mut c = OrderCheck::bare(AccountId(acct), SymbolId(sym), side, price, Qty::from_lots(qty));
+            (c.kind, c.ord_type, c.tif, c.prev_qty) = (kind, ord_type, tif, Qty::from_lots(prev));
+            c.prev_price = if prev_px > 0 { Price::from_ticks(prev_px) } else { Price::NONE };
+            return c;
+        }
         let b = sym as usize;
         let unit = self.books[b].unit;
-        let value_px = if px > 0 { px } else { self.market_px(b, side) };
+        // Valued as it would work: at its limit, a waiting stop-market
+        // order at its stop price, a market order at the market.
+        let value_px = if px > 0 {
+            px
+        } else if stop > 0 {
+            stop
+        } else {
+            self.market_px(b, side)
+        };
         let notional = unit.value(value_px, qty);
         let a = &self.accounts[acct as usize];
         let (pos, mut open, mut value, expo) = match self.pos_find(acct, sym) {
@@ -598,7 +639,7 @@ impl<R: PreTradeCheck> Engine<R> {
         };
         let s = side as usize;
         open[s] += qty - prev;
-        value[s] += notional - unit.value(prev_px, prev);
+        value[s] += i128::from(value_px) * i128::from(qty) - i128::from(prev_px) * i128::from(prev);
         OrderCheck {
             kind,
             acct: AccountId(acct),
@@ -619,7 +660,7 @@ impl<R: PreTradeCheck> Engine<R> {
             worst_long: pos + open[0],
             worst_short: open[1] - pos,
             buying_power: Money::from_micros(sat(a.funds.buying_power())),
-            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value) - expo)),
+            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value, &unit) - expo)),
         }
     }
 
@@ -923,6 +964,7 @@ impl<R: PreTradeCheck> Engine<R> {
             o.ord_type,
             o.tif,
             if o.price.is_none() { 0 } else { o.price.ticks() },
+            if o.ord_type == OrdType::Stop { o.stop_price.ticks() } else { 0 },
             o.qty.lots(),
             0,
             0,
@@ -1220,8 +1262,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 m.leaves -= q;
                 m.filled += q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
-                self.open_change(head, -q);
-                let maker_fee = self.book_fill(maker.acct.0, sym.0, opp, px, q);
+                let maker_fee = self.fill_working(head, px, q);
                 let taker_fee = self.book_fill(t.oref.acct.0, sym.0, side, px, q);
                 let m = self.orders.get(head);
                 let maker_leaves = m.leaves;
@@ -1743,6 +1784,7 @@ impl<R: PreTradeCheck> Engine<R> {
             ord_type,
             o.tif,
             if ord_type == OrdType::Market { 0 } else { o.price },
+            0,
             o.leaves,
             0,
             0,
@@ -2016,6 +2058,7 @@ impl<R: PreTradeCheck> Engine<R> {
             o.ord_type,
             o.tif,
             if no_price { 0 } else { new_price },
+            if o.ord_type == OrdType::Stop { new_stop } else { 0 },
             new_leaves,
             o.leaves,
             old_value_px,
@@ -2359,7 +2402,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 let q = self.orders.get(head).leaves.min(avail);
                 avail -= q;
                 used += q;
-                self.open_change(head, -q);
+                let fee = self.fill_working(head, px, q);
                 let m = self.orders.get_mut(head);
                 m.leaves -= q;
                 m.shown -= q;
@@ -2369,7 +2412,6 @@ impl<R: PreTradeCheck> Engine<R> {
                 l.shown -= q;
                 l.total -= q;
                 let oref = self.order_ref(head);
-                let fee = self.book_fill(oref.acct.0, sym.0, side, px, q);
                 let trade_id = TradeId(self.next_trade_id);
                 self.next_trade_id += 1;
                 self.emit(
@@ -2681,7 +2723,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 let idx = self.pos_find(i as u32, o.sym).ok_or(format!("order {} has no position", o.id))?;
                 let e = &mut open[idx as usize];
                 e.0[o.side as usize] += o.leaves;
-                e.1[o.side as usize] += self.books[o.sym as usize].unit.value(self.value_px(s), o.leaves);
+                e.1[o.side as usize] += i128::from(self.value_px(s)) * i128::from(o.leaves);
                 s = o.acct_next;
             }
         }
@@ -2696,7 +2738,8 @@ impl<R: PreTradeCheck> Engine<R> {
             if (p.open, p.open_value) != open[k] {
                 return Err(format!("position {k}: open {:?}/{:?} vs orders {:?}", p.open, p.open_value, open[k]));
             }
-            if p.mv != self.mark_value(p) || p.expo != Position::exposure(p.qty, p.open, p.open_value) {
+            let unit = &self.books[p.sym as usize].unit;
+            if p.mv != self.mark_value(p) || p.expo != Position::exposure(p.qty, p.open, p.open_value, unit) {
                 return Err(format!("position {k}: cached mark value or exposure stale"));
             }
             if p.qty == 0 && p.cost != 0 {
@@ -2806,6 +2849,7 @@ impl<R: PreTradeCheck> Engine<R> {
                 s = o.acct_next;
             }
         }
+        h.u64(self.check.state_hash());
         h.finish()
     }
 
