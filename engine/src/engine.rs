@@ -559,7 +559,18 @@ impl<R: PreTradeCheck> Engine<R> {
         let p = &mut self.positions[idx as usize];
         p.open[side] += lots;
         p.open_value[side] += i128::from(px) * i128::from(lots);
-        self.refresh(idx);
+        self.refresh_exposure(idx);
+    }
+
+    /// Recomputes a position's open-order exposure only (its quantity and
+    /// mark did not move).
+    #[inline]
+    fn refresh_exposure(&mut self, idx: u32) {
+        let p = &self.positions[idx as usize];
+        let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
+        let old = p.expo;
+        self.accounts[p.acct as usize].funds.expo += expo - old;
+        self.positions[idx as usize].expo = expo;
     }
 
     /// Reference price of a symbol: the instrument's, else the last trade (0: none).
