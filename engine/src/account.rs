@@ -51,6 +51,12 @@ pub(crate) fn mul_div(a: i128, b: i64, c: i64) -> i128 {
         if let Some(p) = a.checked_mul(b) {
             return i128::from(p / c);
         }
+        // a = q*c + r with |r| < |c|; q*b + r*b/c truncates the same way
+        // (both terms have the sign of a*b/c).
+        let (q, r) = (a / c, a % c);
+        if let Some(rb) = r.checked_mul(b) {
+            return i128::from(q) * i128::from(b) + i128::from(rb / c);
+        }
     }
     a * i128::from(b) / i128::from(c)
 }
@@ -171,19 +177,17 @@ impl Position {
     /// Open-order exposure for given open quantities and notionals.
     #[inline]
     pub(crate) fn exposure(qty: i64, open: [i64; 2], ticklots: [i128; 2], unit: &Unit) -> i128 {
-        let value = [unit.money(ticklots[0]), unit.money(ticklots[1])];
-        let side = |lots: i64, v: i128, closes: i64| -> i128 {
-            if lots <= 0 {
+        let side = |lots: i64, tl: i128, closes: i64| -> i128 {
+            if lots <= 0 || lots <= closes {
                 0
             } else if closes <= 0 {
-                v
-            } else if lots <= closes {
-                0
+                unit.money(tl)
             } else {
-                mul_div(v, lots - closes, lots)
+                // The share of the side beyond what closes, pro rata in tick-lots.
+                unit.money(mul_div(tl, lots - closes, lots))
             }
         };
-        side(open[0], value[0], -qty) + side(open[1], value[1], qty)
+        side(open[0], ticklots[0], -qty) + side(open[1], ticklots[1], qty)
     }
 }
 
@@ -261,7 +265,9 @@ mod tests {
             assert_eq!(i128::from(div_half_even_64(n, 4)), div_half_even(i128::from(n), 4), "{n}");
             assert_eq!(mul_div(i128::from(n), 3, 7), i128::from(n) * 3 / 7);
         }
-        assert_eq!(mul_div(i128::from(i64::MAX), 4, 8), i128::from(i64::MAX) / 2);
+        assert_eq!(mul_div(i128::from(i64::MAX), 4, 8), i128::from(i64::MAX) * 4 / 8);
+        assert_eq!(mul_div(-i128::from(i64::MAX), 5, 7), -i128::from(i64::MAX) * 5 / 7);
+        assert_eq!(mul_div(i128::from(i64::MAX - 3), 3, 5), i128::from(i64::MAX - 3) * 3 / 5);
     }
 
     #[test]
