@@ -4,6 +4,8 @@
 //!   time (HdrHistogram), memory per resting order, steady-state allocations.
 //! - [`ring_bench`]: our SPSC ring against other bounded queues.
 //! - [`itch_bench`]: NASDAQ ITCH 5.0 decode rate.
+//! - [`pipeline_bench`]: tick-to-trade and open-loop latency through the
+//!   feed thread, the rings and the matcher thread.
 //! - [`alloc`]: the counting global allocator the `optix` program and the
 //!   no-allocation tests install.
 //!
@@ -13,4 +15,5 @@
 pub mod alloc;
 pub mod engine_bench;
 pub mod itch_bench;
+pub mod pipeline_bench;
 pub mod ring_bench;

@@ -191,12 +191,21 @@ pub fn feed_price_to_ticks(price: i64, inst: &Instrument, rounding: Rounding) ->
     // price * 10^-4 = ticks * tick_units * 10^-decimals
     // => ticks = price * 10^decimals / (tick_units * 10^4)
     let d = u32::from(inst.decimals);
+    let tick = inst.tick_units.max(1);
+    if d == FEED_DECIMALS && tick == 1 {
+        // The feed's own unit (ITCH replays): nothing to convert.
+        return i128::from(price);
+    }
     let (num, den) = if d >= FEED_DECIMALS {
-        (i128::from(price) * pow10(d - FEED_DECIMALS), i128::from(inst.tick_units.max(1)))
+        (i128::from(price) * pow10(d - FEED_DECIMALS), i128::from(tick))
     } else {
-        (i128::from(price), i128::from(inst.tick_units.max(1)) * pow10(FEED_DECIMALS - d))
+        (i128::from(price), i128::from(tick) * pow10(FEED_DECIMALS - d))
     };
-    let (q, r) = (num.div_euclid(den), num.rem_euclid(den));
+    // 64-bit division where the operands fit (they nearly always do).
+    let (q, r) = match (i64::try_from(num), i64::try_from(den)) {
+        (Ok(n), Ok(m)) => (i128::from(n.div_euclid(m)), i128::from(n.rem_euclid(m))),
+        _ => (num.div_euclid(den), num.rem_euclid(den)),
+    };
     match rounding {
         _ if r == 0 => q,
         Rounding::Down => q,
@@ -222,7 +231,10 @@ pub fn ticks_to_feed_price(price: Price, inst: &Instrument) -> i128 {
 /// Shares in whole lots of `inst` (integer division: odd lots drop).
 #[inline]
 pub fn shares_to_lots(shares: i64, inst: &Instrument) -> Qty {
-    Qty::from_lots(shares.max(0) / inst.lot_size.max(1))
+    match inst.lot_size {
+        1 => Qty::from_lots(shares.max(0)),
+        lot => Qty::from_lots(shares.max(0) / lot.max(1)),
+    }
 }
 
 /// One side of a quote in instrument units, or the empty side.

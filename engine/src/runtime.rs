@@ -594,11 +594,20 @@ impl CorePin {
 /// (degrading to unpinned with a warning), running [`Matcher::run`]; the
 /// handle gives the matcher back (engine, counters) when the run ends.
 /// Stop it with [`Matcher::stop_flag`] or by dropping every input producer.
-pub fn spawn<R>(mut matcher: Matcher<R>) -> io::Result<JoinHandle<Matcher<R>>>
+pub fn spawn<R>(matcher: Matcher<R>) -> io::Result<JoinHandle<Matcher<R>>>
 where
     R: PreTradeCheck + Send + 'static,
 {
     let pin = CorePin::resolve(matcher.cfg.core);
+    spawn_pinned(matcher, pin)
+}
+
+/// As [`spawn`], with the core already resolved: for a caller that pins
+/// its own thread first (after which it would see only its own core).
+pub fn spawn_pinned<R>(mut matcher: Matcher<R>, pin: CorePin) -> io::Result<JoinHandle<Matcher<R>>>
+where
+    R: PreTradeCheck + Send + 'static,
+{
     let name = matcher.cfg.name.clone();
     std::thread::Builder::new().name(name.clone()).spawn(move || {
         matcher.stats.pinned_core = pin.apply(&format!("matcher thread {name}"));

@@ -594,12 +594,10 @@ fn post_only_that_would_take_is_rejected() {
     assert_eq!(h.asks(), [(100, 5)]);
     assert_eq!(h.bids(), [(98, 5)]);
     assert_eq!(h.e.open_orders(A), 0);
-    // The engine documents that a clid counts as used once the order passed
-    // validation ("From here the client order id counts as used today"), so
-    // a post-only reject uses it up: pinned.
+    // A rejected order changes no state: its client order id may be sent
+    // again, and rejects consume no order id.
+    assert_eq!(h.run(buy(A, 3, 90, 1))[0], "accepted A/3#3 s0 buy limit day px=90 qty=1");
     assert_eq!(h.run(buy(A, 3, 90, 1)), ["rejected new A/3#0 duplicate_client_order_id"]);
-    // Rejects consume no order id.
-    assert_eq!(h.run(buy(A, 5, 90, 1))[0], "accepted A/5#3 s0 buy limit day px=90 qty=1");
 }
 
 #[test]
@@ -974,11 +972,11 @@ fn replace_rejected_by_risk_leaves_the_original_order_as_it_was() {
     assert_eq!(h.bids(), [(100, 10)]);
     let evs = h.run(sell(C, 3, 100, 6));
     assert_eq!(evs[2], "fill A/1#1 s0 buy px=100 qty=5 leaves=0 maker t1 fee=0.00");
-    // A new order rejected by risk: no order id, and (pinned, as documented
-    // in the engine) its clid counts as used.
+    // A new order rejected by risk: no order id, and its client order id
+    // is not used up (a rejected order changes no state).
     assert_eq!(h.run(buy(C, 4, 90, 1)), ["rejected new C/4#0 max_qty"]);
+    assert_eq!(h.run(buy(C, 4, 90, 1))[0], "accepted C/4#4 s0 buy limit day px=90 qty=1");
     assert_eq!(h.run(buy(C, 4, 90, 1)), ["rejected new C/4#0 duplicate_client_order_id"]);
-    assert_eq!(h.run(buy(C, 5, 90, 1))[0], "accepted C/5#4 s0 buy limit day px=90 qty=1");
 }
 
 // ---------------------------------------------------------------------------

@@ -59,6 +59,8 @@
 //!   (price or shares) differs from the last quote of that symbol.
 //! - [`Status`] for every Stock Trading Action (`H`): `T` trading, `H`, `P`
 //!   and `Q` halted.
+//! - [`MarketSink::on_symbol`] (not an event) for every new stock directory
+//!   (`R`), with the symbol's id and name, before any event of it.
 //!
 //! Timestamps are the messages' own (nanoseconds since midnight).
 //!

@@ -10,6 +10,9 @@
 //!   stock built from ITCH, emitting `MarketEvent`s.
 //! - [`synthetic`]: a seeded synthetic market of N symbols (random-walk
 //!   quotes and trades at a configured rate).
+//! - [`replay`]: an ITCH file through feed thread, ring, matcher thread
+//!   (paper instruments) and outbound ring, with client orders from a
+//!   script merged in by time.
 //! - [`thread`]: pinned feed threads pushing `MarketEvent`s into an SPSC
 //!   ring, paced as fast as possible, in real time or at xN.
 //!
@@ -23,5 +26,6 @@
 pub mod book;
 pub mod itch;
 pub mod market;
+pub mod replay;
 pub mod synthetic;
 pub mod thread;

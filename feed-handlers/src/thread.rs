@@ -247,11 +247,11 @@ pub fn run_feed(
     match source {
         FeedSource::ItchFile { path, book } => {
             let src = open_itch_file(&path, stop, &halt, None)?;
-            run_itch(src, book, &mut sink, &halt, &mut report)?;
+            run_itch(src, Box::new(ItchBookBuilder::new(book)), &mut sink, &halt, &mut report)?;
         }
         FeedSource::ItchBytes { bytes, book } => {
             let src = open_itch_bytes(bytes, stop, &halt, None)?;
-            run_itch(src, book, &mut sink, &halt, &mut report)?;
+            run_itch(src, Box::new(ItchBookBuilder::new(book)), &mut sink, &halt, &mut report)?;
         }
         FeedSource::Synthetic { config, events } => {
             let mut feed = SyntheticFeed::new(config);
@@ -311,12 +311,11 @@ pub(crate) fn open_itch_bytes<'a>(
 /// book into `report`.
 pub(crate) fn run_itch<R: Read, S: MarketSink>(
     mut src: R,
-    book: BookConfig,
+    mut builder: Box<ItchBookBuilder>,
     sink: &mut S,
     halt: &Cell<bool>,
     report: &mut FeedReport,
 ) -> Result<(), FeedError> {
-    let mut builder = Box::new(ItchBookBuilder::new(book));
     let mut buf = vec![0u8; READ_CHUNK];
     let (mut filled, mut base, mut eof) = (0usize, 0u64, false);
     let result = loop {

@@ -2,7 +2,9 @@
 //!
 //! Subcommands:
 //! - `scenario FILE`: run a scenario script through the engine, one JSON event per line.
-//! - `bench engine|ring|itch`: the benchmark harnesses (see `optix-bench`).
+//! - `replay FILE`: an ITCH file through feed thread, matcher thread and rings, with paper client orders.
+//! - `gen-itch FILE`: write a generated ITCH 5.0 day.
+//! - `bench engine|ring|itch|pipeline`: the benchmark harnesses (see `optix-bench`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod replay_cmd;
 mod scenario_cmd;
 
 // Every allocation of the program is counted, so the engine benchmark can
@@ -29,7 +32,11 @@ struct Cli {
 enum Cmd {
     /// Run a scenario script and print every engine event as one JSON object per line.
     Scenario(ScenarioArgs),
-    /// Benchmarks: the engine, the SPSC ring, the ITCH decoder.
+    /// Replay an ITCH 5.0 file through the pipeline (feed thread, rings, matcher thread, paper instruments).
+    Replay(replay_cmd::ReplayArgs),
+    /// Write a generated ITCH 5.0 trading day (for replay).
+    GenItch(replay_cmd::GenItchArgs),
+    /// Benchmarks: the engine, the SPSC ring, the ITCH decoder, the pipeline.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
@@ -54,6 +61,8 @@ enum BenchCmd {
     Ring(RingBenchArgs),
     /// NASDAQ ITCH 5.0 decode rate, in memory and gzip from disk.
     Itch(ItchBenchArgs),
+    /// Tick-to-trade through feed thread, rings and matcher thread; or open-loop latency at fixed rates.
+    Pipeline(replay_cmd::PipelineBenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,9 +130,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Scenario(a) => return scenario_cmd::run(&a.file, !a.no_levels, a.hash),
+        Cmd::Replay(a) => replay_cmd::run(&a),
+        Cmd::GenItch(a) => replay_cmd::gen_itch(&a),
         Cmd::Bench(BenchCmd::Engine(a)) => bench_engine(&a),
         Cmd::Bench(BenchCmd::Ring(a)) => bench_ring(&a),
         Cmd::Bench(BenchCmd::Itch(a)) => bench_itch(&a),
+        Cmd::Bench(BenchCmd::Pipeline(a)) => replay_cmd::bench_pipeline(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -167,18 +167,46 @@ fn unparseable_lines_exit_2_naming_the_line() {
 }
 
 #[test]
-fn features_not_built_yet_exit_2_not_supported() {
+fn malformed_account_risk_and_market_lines_exit_2_naming_the_problem() {
     let cases = [
-        ("quote", "quote XYZ bid=9.99 ask=10.01"),
-        ("limits", "limits a max_qty=5"),
-        ("position", "position a XYZ"),
-        ("fees", "account f cash=1 fee_bps=1"),
-        ("leverage", "account f cash=1 leverage=2"),
-        ("paper", "instrument P tick=0.01 mode=paper"),
+        ("quote", "quote XYZ 9.99", "usage: quote"),
+        ("limits", "limits a max_qty=-5", "bad max_qty"),
+        ("position", "position nobody XYZ", "unknown account"),
+        ("fees", "account f cash=1 fee_bps=1.234", "bad fee_bps"),
+        ("leverage", "account f cash=1 leverage=0", "bad leverage"),
+        ("mode", "instrument P tick=0.01 mode=dark", "bad mode"),
     ];
-    for (name, line) in cases {
-        assert_bad_line(&format!("unsupported_{name}"), line, "not supported yet");
+    for (name, line, want) in cases {
+        assert_bad_line(&format!("malformed_{name}"), line, want);
     }
+}
+
+#[test]
+fn paper_fills_positions_and_risk_limits_through_the_cli() {
+    let text = "\
+instrument P tick=0.01 lot=1 mode=paper
+account a cash=10000 fee_per_share=0.01
+limits a max_qty=100
+quote P 9.99x500 10.01x500
+new a o1 P buy market qty=100
+new a o2 P buy market qty=101
+position a P
+";
+    let path = script("paper_risk", text);
+    let o = scenario(&path, &["--no-levels"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = stdout_lines(&o);
+    assert!(lines[1].contains(r#""ev":"fill""#) && lines[1].contains(r#""px":"10.01""#), "{lines:?}");
+    assert!(lines[1].contains(r#""fee":"1.00""#), "{lines:?}");
+    assert!(lines[2].contains(r#""reason":"max_qty""#), "{lines:?}");
+    assert_eq!(
+        lines[3],
+        r#"{"ev":"position","acct":"a","sym":"P","qty":100,"avg_px":"10.01","realized":"0.00","unrealized":"-1.00","value":"1000.00","open_buy":0,"open_sell":0}"#
+    );
+    assert_eq!(
+        lines[4],
+        r#"{"ev":"account","acct":"a","cash":"8998.00","equity":"9998.00","buying_power":"8998.00","fees":"1.00","realized":"0.00","unrealized":"-1.00","open_orders":0}"#
+    );
 }
 
 #[test]
