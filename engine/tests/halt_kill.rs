@@ -23,11 +23,11 @@ fn a_halted_symbol_accepts_cancels_only() {
     // Other symbols trade on.
     let other = NewOrder { sym: S1, ..lim(B, 4, Side::Sell, 100, 1) };
     assert_eq!(h.run(new(other))[0], "accepted B/4#3 s1 sell limit day px=100 qty=1");
-    // The rejected client order id stays used (like a risk reject).
+    // A rejected order changes no state: its client order id may be sent again.
     assert_eq!(h.run(Input::Resume(S)), Vec::<String>::new());
+    let ev = h.run(sell(B, 3, 100, 1));
+    assert_eq!(ev[1], "trade t1 px=100 qty=1 buy=A/1#1 sell=B/3#4 agg=sell");
     assert_eq!(h.run(sell(B, 3, 100, 1)), ["rejected new B/3#0 duplicate_client_order_id"]);
-    let ev = h.run(sell(B, 5, 100, 1));
-    assert_eq!(ev[1], "trade t1 px=100 qty=1 buy=A/1#1 sell=B/5#4 agg=sell");
     assert_eq!(h.run(Input::Halt(SymbolId(9))), ["rejected admin A/0#0 unknown_symbol"]);
 }
 

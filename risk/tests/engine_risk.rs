@@ -397,6 +397,8 @@ struct Accepted {
     px: i64,
     /// Lots the check counted (a replace's new leaves).
     qty: i64,
+    /// Stop price of a stop-market order (valued at it), else 0.
+    stop: i64,
 }
 
 /// Asserts that an accepted order or replace breaches none of its
@@ -414,7 +416,13 @@ fn assert_within_limits(s: &Setup, e: &Engine<StandardRisk>, pre: &Pre, o: &Acce
     // (market, stop) at the price the engine values it at before it runs:
     // the opposite best, else the reference (zero when neither exists).
     if let Some(max) = l.max_notional {
-        let px = if o.px != 0 { o.px } else { pre.market_px[o.sym][o.side as usize] };
+        let px = if o.px != 0 {
+            o.px
+        } else if o.stop != 0 {
+            o.stop
+        } else {
+            pre.market_px[o.sym][o.side as usize]
+        };
         let n = notional(&ins, px, o.qty);
         assert!(n <= i128::from(max.micros()), "{what}: notional {n} > max_notional {}", max.micros());
     }
@@ -584,20 +592,22 @@ fn run(s: &Setup, ops: &[(u64, Op)]) -> Stats {
             (Input::NewOrder(_) | Input::ReplaceOrder(_), Some(EventKind::Rejected { reason, .. })) => {
                 *stats.rejected.entry(reason.as_str()).or_default() += 1;
             }
-            (Input::NewOrder(o), Some(EventKind::Accepted { sym, side, price, qty, .. })) => {
+            (Input::NewOrder(o), Some(EventKind::Accepted { sym, side, price, qty, stop, ord_type, .. })) => {
                 stats.accepted += 1;
-                let a =
-                    Accepted { acct: o.acct.0 as usize, sym: sym.0 as usize, side, px: price.ticks(), qty: qty.lots() };
+                let stop = if ord_type == OrdType::Stop { stop.ticks() } else { 0 };
+                let (acct, sym, px, qty) = (o.acct.0 as usize, sym.0 as usize, price.ticks(), qty.lots());
+                let a = Accepted { acct, sym, side, px, qty, stop };
                 orders.insert((a.acct, o.clid.0), (a.sym, side));
                 accepted_clids[a.acct].push(o.clid.0);
                 assert_within_limits(s, e, &pre, &a, &ev, &what);
                 throttle_times[a.acct].push(e.now().0);
             }
-            (Input::ReplaceOrder(r), Some(EventKind::Replaced { sym, price, leaves, .. })) => {
+            (Input::ReplaceOrder(r), Some(EventKind::Replaced { sym, price, leaves, stop, .. })) => {
                 stats.accepted += 1;
                 let acct = r.acct.0 as usize;
                 let side = orders[&(acct, r.clid.0)].1;
-                let a = Accepted { acct, sym: sym.0 as usize, side, px: price.ticks(), qty: leaves.lots() };
+                let stop = if price.is_none() { stop.ticks() } else { 0 };
+                let a = Accepted { acct, sym: sym.0 as usize, side, px: price.ticks(), qty: leaves.lots(), stop };
                 assert_within_limits(s, e, &pre, &a, &ev, &what);
                 throttle_times[acct].push(e.now().0);
             }
