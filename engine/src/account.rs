@@ -44,7 +44,8 @@ pub struct FeeModel {
 }
 
 /// `a * b / c` truncated toward zero (`c != 0`), in `i64` when the
-/// product fits (the common case: a 128-bit division is a library call).
+/// product fits (the common case: a 128-bit division is a library call),
+/// and without overflow for any `a` when `|b| <= |c|` (pro rata shares).
 #[inline]
 pub(crate) fn mul_div(a: i128, b: i64, c: i64) -> i128 {
     if let Ok(a) = i64::try_from(a) {
@@ -58,7 +59,10 @@ pub(crate) fn mul_div(a: i128, b: i64, c: i64) -> i128 {
             return i128::from(q) * i128::from(b) + i128::from(rb / c);
         }
     }
-    a * i128::from(b) / i128::from(c)
+    // The same split in 128 bits: no intermediate exceeds |a| * max(1, |b/c|) + |b|.
+    let (c, b) = (i128::from(c), i128::from(b));
+    let (q, r) = (a / c, a % c);
+    q * b + r * b / c
 }
 
 /// Rounds `n / d` (`d != 0`) half to even.
@@ -120,10 +124,12 @@ impl Unit {
     /// Money of `p` tick-lots, in millionths, rounded half-even.
     #[inline]
     pub(crate) fn money(&self, p: i128) -> i128 {
+        // Saturating: only instruments with absurd tick and lot sizes get
+        // near the limit, and they must not panic.
         if self.whole != 0 {
-            p * i128::from(self.whole)
+            p.saturating_mul(i128::from(self.whole))
         } else {
-            div_half_even(p * self.num, self.den)
+            div_half_even(p.saturating_mul(self.num), self.den)
         }
     }
 
@@ -131,7 +137,7 @@ impl Unit {
     #[inline]
     pub(crate) fn value_half(&self, half_ticks: i64, lots: i64) -> i128 {
         let p = i128::from(half_ticks) * i128::from(lots);
-        div_half_even(p * self.num, self.den * 2)
+        div_half_even(p.saturating_mul(self.num), self.den * 2)
     }
 
     /// Commission of a fill of `lots` with notional `notional` (>= 0).
@@ -139,10 +145,11 @@ impl Unit {
     pub(crate) fn fee(&self, f: &FeeModel, lots: i64, notional: i128) -> i128 {
         let mut fee = 0i128;
         if f.per_share.micros() != 0 {
-            fee += i128::from(f.per_share.micros()) * i128::from(lots) * i128::from(self.lot_size);
+            let shares = i128::from(lots) * i128::from(self.lot_size);
+            fee += i128::from(f.per_share.micros()).saturating_mul(shares);
         }
         if f.centi_bps != 0 {
-            let n = notional * i128::from(f.centi_bps);
+            let n = notional.saturating_mul(i128::from(f.centi_bps));
             fee += match i64::try_from(n) {
                 Ok(n) => i128::from(div_half_even_64(n, 1_000_000)),
                 Err(_) => div_half_even(n, 1_000_000),
@@ -268,6 +275,12 @@ mod tests {
         assert_eq!(mul_div(i128::from(i64::MAX), 4, 8), i128::from(i64::MAX) * 4 / 8);
         assert_eq!(mul_div(-i128::from(i64::MAX), 5, 7), -i128::from(i64::MAX) * 5 / 7);
         assert_eq!(mul_div(i128::from(i64::MAX - 3), 3, 5), i128::from(i64::MAX - 3) * 3 / 5);
+        let big = 1i128 << 120;
+        assert_eq!(
+            mul_div(big, 1 << 40, (1 << 40) + 1),
+            big / ((1 << 40) + 1) * (1 << 40) + (big % ((1 << 40) + 1)) * (1 << 40) / ((1 << 40) + 1)
+        );
+        assert_eq!(mul_div(-big - 7, 3, 4), -((big + 7) / 4 * 3 + (big + 7) % 4 * 3 / 4));
     }
 
     #[test]
