@@ -126,10 +126,11 @@ impl Unit {
     pub(crate) fn money(&self, p: i128) -> i128 {
         // Saturating: only instruments with absurd tick and lot sizes get
         // near the limit, and they must not panic.
-        if self.whole != 0 {
-            p.saturating_mul(i128::from(self.whole))
-        } else {
-            div_half_even(p.saturating_mul(self.num), self.den)
+        // (An i64 by i64 product always fits an i128: one widening multiply.)
+        match (i64::try_from(p), self.whole) {
+            (Ok(p), w) if w != 0 => i128::from(p) * i128::from(w),
+            (_, 0) => div_half_even(p.saturating_mul(self.num), self.den),
+            (_, w) => p.saturating_mul(i128::from(w)),
         }
     }
 
