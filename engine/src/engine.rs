@@ -52,6 +52,7 @@ use crate::account::*;
 use crate::book::*;
 use crate::check::{CheckKind, OrderCheck, PreTradeCheck};
 use crate::event::*;
+use crate::fill::{FillModel, QuoteFill, Reach};
 use crate::idmap::{hash_key, ClidSet, LiveMap};
 use crate::reason::{CancelReason, RejectReason};
 use crate::types::*;
@@ -219,9 +220,11 @@ struct Part {
     slot: u32,
 }
 
-/// The matching engine.
-pub struct Engine<R: PreTradeCheck> {
+/// The matching engine, with its pre-trade check `R` and the fill model
+/// `F` of its paper instruments.
+pub struct Engine<R: PreTradeCheck, F: FillModel = QuoteFill> {
     check: R,
+    fill: F,
     seq: u64,
     now: Nanos,
     next_order_id: u64,
@@ -279,11 +282,19 @@ fn signed(side: Side, q: i64) -> i64 {
     }
 }
 
-impl<R: PreTradeCheck> Engine<R> {
-    /// An empty engine with the given check.
+impl<R: PreTradeCheck> Engine<R, QuoteFill> {
+    /// An empty engine with the given check and the default paper fill model.
     pub fn new(config: EngineConfig, check: R) -> Self {
+        Engine::with_fill_model(config, check, QuoteFill)
+    }
+}
+
+impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
+    /// An empty engine with the given check and paper fill model.
+    pub fn with_fill_model(config: EngineConfig, check: R, fill: F) -> Self {
         Engine {
             check,
+            fill,
             seq: 0,
             now: Nanos(0),
             next_order_id: 1,
@@ -2334,12 +2345,12 @@ impl<R: PreTradeCheck> Engine<R> {
         // Resting orders the quote reached fill at their own limit, up to its size.
         if px[1] != 0 {
             let (ask, avail) = (px[1], qty[1]);
-            let used = self.paper_fill_resting(b, Side::Buy, avail, |limit| limit >= ask, out);
+            let used = self.paper_fill_resting(b, Side::Buy, avail, Reach::Quote(ask), out);
             self.books[b].ext.taken[1] += used;
         }
         if px[0] != 0 {
             let (bid, avail) = (px[0], qty[0]);
-            let used = self.paper_fill_resting(b, Side::Sell, avail, |limit| limit <= bid, out);
+            let used = self.paper_fill_resting(b, Side::Sell, avail, Reach::Quote(bid), out);
             self.books[b].ext.taken[0] += used;
         }
     }
@@ -2352,14 +2363,11 @@ impl<R: PreTradeCheck> Engine<R> {
         let b = sym.0 as usize;
         let opp = t.side.opposite();
         let ext = self.books[b].ext;
-        let px = ext.px[opp as usize];
-        if px == 0 || !crosses(t.side, t.limit, px) {
+        let (px, q) = self.fill.take(t.side, t.limit, t.leaves, ext.px[opp as usize], ext.left(opp));
+        if q <= 0 || px <= 0 {
             return;
         }
-        let q = t.leaves.min(ext.left(opp));
-        if q <= 0 {
-            return;
-        }
+        let q = q.min(t.leaves);
         self.books[b].ext.taken[opp as usize] += q;
         let fee = self.book_fill(t.oref.acct.0, sym.0, t.side, px, q);
         t.leaves -= q;
@@ -2382,10 +2390,10 @@ impl<R: PreTradeCheck> Engine<R> {
         );
     }
 
-    /// Paper mode: fills resting orders of `side` whose limit `reached`
-    /// accepts, best price first then time, at their own limit, up to
-    /// `avail` lots in all; emits the fills and the level updates. Returns
-    /// the lots filled.
+    /// Paper mode: fills resting orders of `side` that the fill model says
+    /// `reach` fills, best price first then time, at the model's price (the
+    /// default: their own limit), up to `avail` lots in all; emits the
+    /// fills and the level updates. Returns the lots filled.
     #[cold]
     #[inline(never)]
     fn paper_fill_resting(
@@ -2393,17 +2401,15 @@ impl<R: PreTradeCheck> Engine<R> {
         b: usize,
         side: Side,
         mut avail: i64,
-        reached: impl Fn(i64) -> bool,
+        reach: Reach,
         out: &mut impl EventSink,
     ) -> i64 {
         let sym = SymbolId(b as u32);
         let mut used = 0i64;
         while avail > 0 {
             let Some(&top) = self.books[b].sides[side as usize].last() else { break };
-            let px = key_price(side, top.key);
-            if !reached(px) {
-                break;
-            }
+            let level_px = key_price(side, top.key);
+            let Some(px) = self.fill.reached(side, level_px, reach) else { break };
             let lvl = top.level;
             while avail > 0 {
                 let head = self.levels.get(lvl).head;
@@ -2447,7 +2453,7 @@ impl<R: PreTradeCheck> Engine<R> {
             let l = *self.levels.get(lvl);
             self.emit(
                 out,
-                EventKind::LevelChanged { sym, side, price: Price::from_ticks(px), qty: Qty::from_lots(l.shown) },
+                EventKind::LevelChanged { sym, side, price: Price::from_ticks(level_px), qty: Qty::from_lots(l.shown) },
             );
             if l.count == 0 {
                 self.books[b].sides[side as usize].pop();
@@ -2475,8 +2481,8 @@ impl<R: PreTradeCheck> Engine<R> {
             // A print strictly beyond a resting limit fills it at the limit,
             // up to the print's size (at the limit the queue is unknown).
             let px = p.price.ticks();
-            let left = self.paper_fill_resting(b, Side::Buy, p.qty.lots(), |limit| limit > px, out);
-            self.paper_fill_resting(b, Side::Sell, p.qty.lots() - left, |limit| limit < px, out);
+            let used = self.paper_fill_resting(b, Side::Buy, p.qty.lots(), Reach::Print(px), out);
+            self.paper_fill_resting(b, Side::Sell, p.qty.lots() - used, Reach::Print(px), out);
         }
         self.run_stops(b, out);
     }

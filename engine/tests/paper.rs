@@ -238,3 +238,70 @@ fn paper_fills_move_cash_positions_and_fees() {
         r#"{"ev":"position","acct":"F","sym":"X","qty":6,"avg_px":"100.00","realized":"4.00","unrealized":"9.00","value":"609.00","open_buy":0,"open_sell":0}"#
     );
 }
+
+/// A finer model plugs in behind `FillModel`: here one that expects to get
+/// only half of the displayed size and fills resting orders at the quote's
+/// price (price improvement) instead of their limit.
+#[test]
+fn a_fill_model_plugs_in() {
+    use optix_engine::*;
+    struct Cautious;
+    impl FillModel for Cautious {
+        fn take(&mut self, side: Side, limit: i64, want: i64, px: i64, left: i64) -> (i64, i64) {
+            let (px, q) = QuoteFill.take(side, limit, want, px, left);
+            (px, q.min(left / 2))
+        }
+        fn reached(&mut self, side: Side, limit: i64, reach: Reach) -> Option<i64> {
+            match reach {
+                Reach::Quote(px) => QuoteFill.reached(side, limit, reach).map(|_| px),
+                Reach::Print(_) => QuoteFill.reached(side, limit, reach),
+            }
+        }
+    }
+    let mut e = Engine::with_fill_model(EngineConfig::default(), Permissive, Cautious);
+    let sym = e.add_instrument(Instrument::new("0.01", 1, VenueMode::Paper).unwrap());
+    let acct = e.add_account(AccountSpec::default());
+    let q = |bid: i64, ask: i64| {
+        Input::Quote(ExtQuote {
+            sym,
+            bid: Price::from_ticks(bid),
+            bid_qty: Qty::from_lots(100),
+            ask: Price::from_ticks(ask),
+            ask_qty: Qty::from_lots(100),
+        })
+    };
+    let buy = |clid: u64, px: i64| {
+        Input::NewOrder(NewOrder {
+            acct,
+            clid: ClientOrderId(clid),
+            sym,
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: Tif::Day,
+            price: Price::from_ticks(px),
+            stop_price: Price::NONE,
+            qty: Qty::from_lots(80),
+            display: Qty::ZERO,
+            expire: Nanos(0),
+            post_only: false,
+        })
+    };
+    let fills = |ev: &[Event]| -> Vec<(i64, i64)> {
+        ev.iter()
+            .filter_map(|x| match x.kind {
+                EventKind::Filled { price, qty, .. } => Some((price.ticks(), qty.lots())),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut ev = Vec::new();
+    e.process(Nanos(1), &q(9_900, 10_000), &mut ev);
+    e.process(Nanos(2), &buy(1, 10_050), &mut ev);
+    // Half of the 100 at the ask.
+    assert_eq!(fills(&ev), [(10_000, 50)]);
+    ev.clear();
+    // The rest rests at 100.50; the ask drops through it: filled at the ask.
+    e.process(Nanos(3), &q(9_800, 9_990), &mut ev);
+    assert_eq!(fills(&ev), [(9_990, 30)]);
+    e.validate().unwrap();
+}
