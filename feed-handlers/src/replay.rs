@@ -54,7 +54,10 @@ use optix_ring::{Producer, WaitStrategy, Waiter};
 use crate::book::{BookConfig, ItchBookBuilder};
 use crate::itch::Stock;
 use crate::market::MarketSink;
-use crate::thread::{open_itch_bytes, open_itch_file, run_itch, FeedError, FeedReport, Pacer, Pacing, PUSH_BATCH};
+use crate::thread::{
+    open_itch_bytes, open_itch_file, push_blocking, run_itch, FeedError, FeedReport, Pacer, Pacing, PushWait,
+    PUSH_BATCH,
+};
 
 /// A symbol id no instrument has: orders for unresolved symbols carry it.
 pub const UNRESOLVED: SymbolId = SymbolId(u32::MAX);
@@ -415,29 +418,15 @@ impl ReplaySink<'_> {
     /// Pushes the gathered batch, waiting while the ring is full; halts
     /// the run if the stop flag rises or the matcher is gone.
     fn flush(&mut self) {
-        let mut items = self.batch[..self.batched].iter().copied();
+        let items = self.batch[..self.batched].iter().copied();
         self.batched = 0;
         // Relaxed: a standalone flag; nothing else is published with it.
         if self.stop.load(Ordering::Relaxed) {
             self.halt.set(true);
         }
-        while items.len() > 0 && !self.halt.get() {
-            match self.producer.push_batch(&mut items) {
-                0 => {
-                    self.full_waits += 1;
-                    // Relaxed: as above.
-                    if self.producer.is_abandoned() || self.stop.load(Ordering::Relaxed) {
-                        self.halt.set(true);
-                        return;
-                    }
-                    self.waiter.wait();
-                }
-                n => {
-                    self.waiter.reset();
-                    self.pushed += n as u64;
-                }
-            }
-        }
+        let mut w = PushWait { waiter: &mut self.waiter, stop: self.stop, halt: self.halt, full_waits: 0 };
+        self.pushed += push_blocking(self.producer, items, &mut w);
+        self.full_waits += w.full_waits;
     }
 
     /// Injects the client orders due before a market event stamped `ts`

@@ -478,25 +478,11 @@ impl RingSink<'_> {
     /// Pushes the gathered batch, waiting while the ring is full; gives up
     /// (halting the run) if the stop flag rises or the consumer goes away.
     fn flush(&mut self) {
-        let mut items = self.batch[..self.batched].iter().copied();
+        let items = self.batch[..self.batched].iter().copied();
         self.batched = 0;
-        while items.len() > 0 && !self.halt.get() {
-            match self.producer.push_batch(&mut items) {
-                0 => {
-                    self.full_waits += 1;
-                    // Relaxed: a standalone flag; nothing else is published with it.
-                    if self.producer.is_abandoned() || self.stop.load(Ordering::Relaxed) {
-                        self.halt.set(true);
-                        return;
-                    }
-                    self.waiter.wait();
-                }
-                n => {
-                    self.waiter.reset();
-                    self.events += n as u64;
-                }
-            }
-        }
+        let mut w = PushWait { waiter: &mut self.waiter, stop: self.stop, halt: self.halt, full_waits: 0 };
+        self.events += push_blocking(self.producer, items, &mut w);
+        self.full_waits += w.full_waits;
     }
 }
 
@@ -528,6 +514,44 @@ impl MarketSink for RingSink<'_> {
         self.batched = 1;
         self.flush();
     }
+}
+
+/// What a producer waiting on a full ring needs: its wait strategy, the
+/// stop flag, the run's halt flag, and a count of the waits.
+pub(crate) struct PushWait<'a> {
+    pub waiter: &'a mut Waiter,
+    pub stop: &'a AtomicBool,
+    pub halt: &'a Cell<bool>,
+    pub full_waits: u64,
+}
+
+/// Pushes every item, in batches, waiting with the wait strategy while the
+/// ring is full; gives up (setting the halt flag) when the stop flag rises
+/// or the consumer is gone. Returns the items pushed.
+pub(crate) fn push_blocking<T: Copy>(
+    producer: &mut Producer<T>,
+    mut items: impl ExactSizeIterator<Item = T>,
+    w: &mut PushWait<'_>,
+) -> u64 {
+    let mut pushed = 0u64;
+    while items.len() > 0 && !w.halt.get() {
+        match producer.push_batch(&mut items) {
+            0 => {
+                w.full_waits += 1;
+                // Relaxed: a standalone flag; nothing else is published with it.
+                if producer.is_abandoned() || w.stop.load(Ordering::Relaxed) {
+                    w.halt.set(true);
+                    break;
+                }
+                w.waiter.wait();
+            }
+            n => {
+                w.waiter.reset();
+                pushed += n as u64;
+            }
+        }
+    }
+    pushed
 }
 
 #[cfg(test)]

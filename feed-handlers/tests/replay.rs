@@ -5,46 +5,13 @@
 
 use optix_engine::*;
 use optix_feed::itch::*;
+
+mod common;
+use common::{action, directory, hdr};
 use optix_feed::replay::{run_replay, ClientOrders, ReplayConfig, ReplayReport, ReplaySource};
 
 /// 09:30:00 in nanoseconds since midnight.
 const T0: u64 = 34_200_000_000_000;
-
-fn hdr(locate: u16, ts: u64) -> Header {
-    Header { stock_locate: locate, tracking_number: 0, timestamp_ns: ts }
-}
-
-fn directory(locate: u16, ts: u64, name: &str) -> Message {
-    StockDirectory {
-        header: hdr(locate, ts),
-        stock: Stock::new(name).unwrap(),
-        market_category: b'Q',
-        financial_status: b'N',
-        round_lot_size: 100,
-        round_lots_only: b'N',
-        issue_classification: b'C',
-        issue_sub_type: *b"Z ",
-        authenticity: b'P',
-        short_sale_threshold: b'N',
-        ipo_flag: b'N',
-        luld_reference_price_tier: b'1',
-        etp_flag: b'N',
-        etp_leverage_factor: 0,
-        inverse_indicator: b'N',
-    }
-    .into()
-}
-
-fn action(locate: u16, ts: u64, name: &str, state: u8) -> Message {
-    StockTradingAction {
-        header: hdr(locate, ts),
-        stock: Stock::new(name).unwrap(),
-        trading_state: state,
-        reserved: b' ',
-        reason: *b"    ",
-    }
-    .into()
-}
 
 fn add(locate: u16, ts: u64, name: &str, order_ref: u64, side: u8, shares: u32, price: u32) -> Message {
     AddOrder { header: hdr(locate, ts), order_ref, side, shares, stock: Stock::new(name).unwrap(), price }.into()
