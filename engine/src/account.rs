@@ -185,17 +185,21 @@ impl Position {
     /// Open-order exposure for given open quantities and notionals.
     #[inline]
     pub(crate) fn exposure(qty: i64, open: [i64; 2], ticklots: [i128; 2], unit: &Unit) -> i128 {
-        let side = |lots: i64, tl: i128, closes: i64| -> i128 {
-            if lots <= 0 || lots <= closes {
-                0
-            } else if closes <= 0 {
-                unit.money(tl)
-            } else {
-                // The share of the side beyond what closes, pro rata in tick-lots.
-                unit.money(mul_div(tl, lots - closes, lots))
-            }
-        };
-        side(open[0], ticklots[0], -qty) + side(open[1], ticklots[1], qty)
+        Self::side_exposure(open[0], ticklots[0], -qty, unit) + Self::side_exposure(open[1], ticklots[1], qty, unit)
+    }
+
+    /// One side's exposure: `lots` working at `tl` tick-lots, of which
+    /// `closes` would close the position.
+    #[inline(always)]
+    fn side_exposure(lots: i64, tl: i128, closes: i64, unit: &Unit) -> i128 {
+        if lots <= 0 || lots <= closes {
+            0
+        } else if closes <= 0 {
+            unit.money(tl)
+        } else {
+            // The share of the side beyond what closes, pro rata in tick-lots.
+            unit.money(mul_div(tl, lots - closes, lots))
+        }
     }
 }
 

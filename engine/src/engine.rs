@@ -469,13 +469,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// account's sums by the difference.
     #[inline]
     fn refresh(&mut self, idx: u32) {
-        let p = self.positions[idx as usize];
-        let mv = self.mark_value(&p);
+        let p = &self.positions[idx as usize];
+        let mv = self.mark_value(p);
         let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
-        let f = &mut self.accounts[p.acct as usize].funds;
-        f.mv += mv - p.mv;
-        f.gross += mv.abs() - p.mv.abs();
-        f.expo += expo - p.expo;
+        let (old_mv, old_expo, acct) = (p.mv, p.expo, p.acct);
+        let f = &mut self.accounts[acct as usize].funds;
+        f.mv += mv - old_mv;
+        f.gross += mv.abs() - old_mv.abs();
+        f.expo += expo - old_expo;
         let p = &mut self.positions[idx as usize];
         p.mv = mv;
         p.expo = expo;
