@@ -25,6 +25,12 @@
 //! only change a flag (halt, resume, unkill) emit nothing; a kill switch
 //! emits a `cancelled` (`kill_switch`) per working order, `session_end` an
 //! `expired` per DAY (or still held OPG/CLS) order.
+//!
+//! In a `paper` instrument an order fills against the external market, not
+//! another client: a marketable order's `fill` (taker) comes where a trade
+//! would, with no `trade` event (the counterparty is the market); a quote or
+//! print that reaches resting orders emits their `fill`s (maker), best price
+//! first, then the level updates. Every `fill` carries its commission.
 
 use crate::reason::{CancelReason, RejectReason};
 use crate::types::*;
