@@ -224,9 +224,13 @@ fn check_limits(l: &RiskLimits, o: &OrderCheck) -> Result<(), RejectReason> {
     }
     if let Some(bps) = l.collar_bps {
         if !o.ref_price.is_none() && !o.price.is_none() {
-            let reference = i128::from(o.ref_price.ticks());
-            let band = reference.abs() * i128::from(bps) / BPS;
-            if (i128::from(o.price.ticks()) - reference).abs() > band {
+            let reference = o.ref_price.ticks();
+            // In i64 when it fits (a 128-bit division is a library call).
+            let band = match reference.unsigned_abs().checked_mul(bps.unsigned_abs()) {
+                Some(p) if p <= i64::MAX as u64 => i128::from(p as i64 / BPS as i64),
+                _ => i128::from(reference).abs() * i128::from(bps) / BPS,
+            };
+            if (i128::from(o.price.ticks()) - i128::from(reference)).abs() > band {
                 return Err(RejectReason::PriceCollar);
             }
         }
