@@ -1254,6 +1254,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let b = sym.0 as usize;
         // Quantity of the aggressor cancelled by self-trade prevention.
         let mut stopped = 0i64;
+        // The aggressor's position: found at its first fill, its cached sums
+        // refreshed once after the sweep.
+        let mut tpos = NIL;
         while t.leaves > 0 && stopped == 0 {
             let Some(&top) = self.books[b].sides[opp as usize].last() else { break };
             let px = key_price(opp, top.key);
@@ -1286,7 +1289,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 m.filled += q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
                 let maker_fee = self.fill_working(head, px, q);
-                let taker_fee = self.book_fill(t.oref.acct.0, sym.0, side, px, q);
+                if tpos == NIL {
+                    tpos = self.pos_index(t.oref.acct.0, sym.0);
+                }
+                let taker_fee = self.fill_at(tpos, side, px, q);
                 let m = self.orders.get(head);
                 let maker_leaves = m.leaves;
                 let refill = m.shown == 0 && m.leaves > 0;
@@ -1364,6 +1370,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             } else {
                 break;
             }
+        }
+        if tpos != NIL {
+            self.refresh(tpos);
         }
         if stopped != 0 {
             self.emit(
