@@ -1178,7 +1178,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let opp = side.opposite();
         let book = &self.books[sym.0 as usize];
         if book.paper {
-            return book.ext.left(opp) > 0 && crosses(side, limit, book.ext.px[opp as usize]);
+            return self.fill.available(side, limit, book.ext.px[opp as usize], book.ext.left(opp)) > 0;
         }
         match book.sides[opp as usize].last() {
             Some(r) => crosses(side, limit, key_price(opp, r.key)),
@@ -1228,7 +1228,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let book = &self.books[sym.0 as usize];
         if book.paper {
             let opp = side.opposite();
-            return if crosses(side, limit, book.ext.px[opp as usize]) { book.ext.left(opp) } else { 0 };
+            return self.fill.available(side, limit, book.ext.px[opp as usize], book.ext.left(opp));
         }
         self.available(sym, side, limit, want, acct, stp)
     }

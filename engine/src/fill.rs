@@ -30,6 +30,12 @@ pub trait FillModel {
     /// opposite quote side at `px` with `left` lots not yet taken by
     /// clients. Returns `(price, lots)` to fill now (lots 0: none).
     fn take(&mut self, side: Side, limit: i64, want: i64, px: i64, left: i64) -> (i64, i64);
+    /// Lots a marketable order could take now without taking them (for
+    /// fill-or-kill and post-only): the default is what [`FillModel::take`]
+    /// of the default rule would give.
+    fn available(&self, side: Side, limit: i64, px: i64, left: i64) -> i64 {
+        QuoteFill.take(side, limit, i64::MAX, px, left).1
+    }
     /// Whether a resting order on `side` at `limit` fills when `reach`
     /// happens, and at what price (`None`: it does not fill).
     fn reached(&mut self, side: Side, limit: i64, reach: Reach) -> Option<i64>;
@@ -80,5 +86,7 @@ mod tests {
         assert_eq!(m.reached(Side::Buy, 100, Reach::Print(99)), Some(100));
         assert_eq!(m.reached(Side::Sell, 100, Reach::Print(101)), Some(100));
         assert_eq!(m.reached(Side::Sell, 100, Reach::Quote(99)), None);
+        assert_eq!(m.available(Side::Buy, 101, 100, 30), 30);
+        assert_eq!(m.available(Side::Buy, 99, 100, 30), 0);
     }
 }
