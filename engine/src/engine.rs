@@ -2110,34 +2110,32 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             },
         );
         let keeps_priority = new_price == o.price && new_stop == old_stop && new_total <= old_total;
-        if waiting {
-            // A waiting stop: in place when nothing but a lower quantity,
-            // else back of its stop price (and it may trigger at once).
+        if waiting || held {
+            // A waiting stop or an order held for an auction: in place when
+            // nothing but a lower quantity, else to the back of its stop
+            // price or of the held list (a stop may then trigger at once).
             self.open_change(slot, -o.leaves);
-            let n = self.orders.get_mut(slot);
-            n.price = new_price;
-            n.leaves = new_leaves;
-            n.shown = new_leaves;
-            if keeps_priority {
-                self.open_change(slot, new_leaves);
-            } else {
-                self.unlink_stop(slot);
-                self.orders.aux_mut(slot).stop = new_stop;
-                self.open_change(slot, new_leaves);
-                self.place_stop(slot, out);
+            if !keeps_priority {
+                if waiting {
+                    self.unlink_stop(slot);
+                } else {
+                    self.unlink_held(slot);
+                }
             }
-            return;
-        }
-        if held {
-            self.open_change(slot, -o.leaves);
             let n = self.orders.get_mut(slot);
             n.price = new_price;
             n.leaves = new_leaves;
             n.shown = new_leaves;
+            if waiting {
+                self.orders.aux_mut(slot).stop = new_stop;
+            }
             self.open_change(slot, new_leaves);
             if !keeps_priority {
-                self.unlink_held(slot);
-                self.hold(slot);
+                if waiting {
+                    self.place_stop(slot, out);
+                } else {
+                    self.hold(slot);
+                }
             }
             return;
         }
