@@ -638,7 +638,8 @@ struct Measure {
 }
 
 /// Runs `inputs[warmup..]` timed, after `inputs[..warmup]` untimed, through
-/// `engine`.
+/// `engine`. Never inlined, so that profilers can single it out.
+#[inline(never)]
 fn measure<R: PreTradeCheck>(
     engine: &mut Engine<R>,
     inputs: &[(Nanos, Input)],
@@ -663,6 +664,9 @@ fn measure<R: PreTradeCheck>(
         for (k, (t, i)) in batch.iter().enumerate() {
             if let Some((_, ahead)) = batch.get(k + PREFETCH_AHEAD) {
                 engine.prefetch(ahead);
+            }
+            if let Some((_, near)) = batch.get(k + optix_engine::PREFETCH_NEAR) {
+                engine.prefetch_near(near);
             }
             if k.is_multiple_of(SAMPLE_EVERY) {
                 let a = Instant::now();

@@ -48,10 +48,20 @@ pub struct FeeModel {
 /// and without overflow for any `a` when `|b| <= |c|` (pro rata shares).
 #[inline]
 pub(crate) fn mul_div(a: i128, b: i64, c: i64) -> i128 {
-    if let Ok(a) = i64::try_from(a) {
-        if let Some(p) = a.checked_mul(b) {
+    let a64 = a as i64;
+    if i128::from(a64) == a {
+        if let Some(p) = a64.checked_mul(b) {
             return i128::from(p / c);
         }
+    }
+    mul_div_wide(a, b, c)
+}
+
+/// [`mul_div`] when `a * b` does not fit an `i64`.
+#[cold]
+#[inline(never)]
+fn mul_div_wide(a: i128, b: i64, c: i64) -> i128 {
+    if let Ok(a) = i64::try_from(a) {
         // a = q*c + r with |r| < |c|; q*b + r*b/c truncates the same way
         // (both terms have the sign of a*b/c).
         let (q, r) = (a / c, a % c);
@@ -93,7 +103,14 @@ fn div_half_even_64(n: i64, d: i64) -> i64 {
 /// Saturates an `i128` amount of money into `i64` millionths.
 #[inline]
 pub fn sat(v: i128) -> i64 {
-    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    let t = v as i64;
+    if i128::from(t) == v {
+        t
+    } else if v < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    }
 }
 
 /// Money per tick and lot of an instrument: `num / den` millionths.
@@ -160,26 +177,30 @@ impl Unit {
     }
 }
 
-/// A position of one account in one symbol.
+/// A position of one account in one symbol: two cache lines, aligned, so
+/// that touching one never touches a third.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C, align(64))]
 pub(crate) struct Position {
     pub acct: u32,
     pub sym: u32,
     /// Signed lots (buys minus sells).
     pub qty: i64,
-    /// Cost basis of `qty`, millionths (negative for a short).
-    pub cost: i128,
-    /// Realized P&L, millionths.
-    pub realized: i128,
     /// Working orders per side: lots, and the sum of price times lots in
     /// tick-lots at their limit (stop price for a stop order), kept exact
     /// and turned into money when the exposure is worked out.
     pub open: [i64; 2],
     pub open_value: [i128; 2],
-    /// Cached mark value and open-order exposure (the account sums these).
-    pub mv: i128,
+    /// Cached open-order exposure and mark value (the account sums these).
     pub expo: i128,
+    pub mv: i128,
+    /// Cost basis of `qty`, millionths (negative for a short).
+    pub cost: i128,
+    /// Realized P&L, millionths.
+    pub realized: i128,
 }
+
+const _: () = assert!(core::mem::size_of::<Position>() == 128);
 
 impl Position {
     /// Open-order exposure for given open quantities and notionals.
@@ -228,7 +249,9 @@ impl Funds {
     /// Buying power (see the module documentation).
     #[inline]
     pub(crate) fn buying_power(&self) -> i128 {
-        mul_div(self.equity(), self.leverage, 100) - self.gross - self.expo
+        let e = self.equity();
+        let levered = if self.leverage == 100 { e } else { mul_div(e, self.leverage, 100) };
+        levered - self.gross - self.expo
     }
 }
 

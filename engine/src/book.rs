@@ -236,6 +236,12 @@ impl Levels {
         }
     }
 
+    /// Whether the next [`Levels::alloc`] would grow the slab.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.free == NIL && self.slab.len() == self.slab.capacity()
+    }
+
     #[inline]
     pub(crate) fn release(&mut self, s: u32) {
         self.slab[s as usize].head = self.free;
@@ -325,8 +331,17 @@ impl Default for HeldList {
 #[repr(C)]
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Book {
-    /// `[bids, asks]`, each ascending by key, best last.
+    /// `[bids, asks]`, each ascending by key, best last. A level that
+    /// empties below the top stays in place, empty, so that the next order
+    /// at its price (order flow comes back to the same prices) shifts no
+    /// part of the vector either way; the top level is never empty (an
+    /// emptied top goes at once, with the empty levels right below it), and
+    /// a side compacts when its empty levels outnumber both its live ones
+    /// and [`KEEP_EMPTY_LEVELS`], and every side does before a new level
+    /// would grow a vector (so keeping them never allocates).
     pub sides: [Vec<LevelRef>; 2],
+    /// Empty levels kept in each side.
+    pub empty: [u32; 2],
     /// Last trade price (internal or external print), 0 before the first.
     pub last: i64,
     /// Halted: only cancels accepted.
@@ -347,6 +362,9 @@ pub(crate) struct Book {
     /// mark them when the quote moves.
     pub holders: Vec<u32>,
 }
+
+/// Empty levels a side may keep however few live levels it has.
+pub(crate) const KEEP_EMPTY_LEVELS: u32 = 64;
 
 impl Book {
     /// Index of the level with `key` on `side`, or where it would be inserted.

@@ -154,6 +154,12 @@ pub trait PreTradeCheck {
     fn state_hash(&self) -> u64 {
         0
     }
+    /// A hint from [`crate::Engine::prefetch`]: an order of `acct` comes
+    /// soon, so its state may be loaded into the cache. Changes nothing.
+    #[inline]
+    fn prefetch(&self, acct: AccountId) {
+        let _ = acct;
+    }
 }
 
 /// A check that accepts everything.

@@ -170,6 +170,11 @@ struct Account {
     funds: Funds,
 }
 
+/// How many inputs ahead a caller of [`Engine::prefetch`] calls
+/// [`Engine::prefetch_near`] (the first stage runs
+/// [`crate::runtime::PREFETCH_AHEAD`] ahead).
+pub const PREFETCH_NEAR: usize = 2;
+
 /// Positions kept inline in an account (most accounts trade a few symbols).
 const INLINE_POSITIONS: usize = 4;
 
@@ -243,6 +248,8 @@ pub struct Engine<R: PreTradeCheck, F: FillModel = QuoteFill> {
     live: LiveMap,
     /// Working orders not in a level (waiting stops and held OPG/CLS).
     off_book: usize,
+    /// Empty levels kept in all sides (see [`Book::sides`]).
+    empty_levels: u32,
     /// The kill switch for all accounts (`KILL_*`).
     kill_all: u8,
     /// Accounts whose own kill switch is on (0: the check reads no account).
@@ -310,6 +317,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             levels: Levels::new(),
             live: LiveMap::with_capacity(config.order_capacity),
             off_book: 0,
+            empty_levels: 0,
             kill_all: KILL_OFF,
             kills_on: 0,
             print_lo: 0,
@@ -574,6 +582,20 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         self.refresh_exposure(idx);
     }
 
+    /// Moves the open quantity of a working order's side by `lots` and its
+    /// value by `ticklots` (price times lots) in one step: a replace that
+    /// changes both the price and the quantity of a resting order.
+    #[inline]
+    fn open_adjust(&mut self, slot: u32, lots: i64, ticklots: i128) {
+        let o = self.orders.get(slot);
+        let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
+        let idx = self.pos_index(acct, sym);
+        let p = &mut self.positions[idx as usize];
+        p.open[side] += lots;
+        p.open_value[side] += ticklots;
+        self.refresh_exposure(idx);
+    }
+
     /// Recomputes a position's open-order exposure only (its quantity and
     /// mark did not move).
     #[inline]
@@ -766,10 +788,11 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// The price levels of one side, best first: `(price, shown quantity)`.
     pub fn levels(&self, sym: SymbolId, side: Side) -> impl Iterator<Item = (Price, Qty)> + '_ {
         let v: &[LevelRef] = self.books.get(sym.0 as usize).map_or(&[], |b| &b.sides[side as usize]);
-        v.iter().rev().map(move |r| {
-            let l = self.levels.get(r.level);
-            (Price::from_ticks(l.price), Qty::from_lots(l.shown))
-        })
+        v.iter()
+            .rev()
+            .map(move |r| self.levels.get(r.level))
+            .filter(|l| l.count != 0)
+            .map(|l| (Price::from_ticks(l.price), Qty::from_lots(l.shown)))
     }
 
     /// Best bid and best ask.
@@ -794,7 +817,43 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         self.live.prefetch(hash_key(acct.0, clid.0));
         if let Some(a) = self.accounts.get(acct.0 as usize) {
-            optix_ring::prefetch(a);
+            optix_ring::prefetch_lines(a);
+            self.check.prefetch(acct);
+        }
+    }
+
+    /// The second stage of [`Engine::prefetch`], a caller calls it for an
+    /// input [`PREFETCH_NEAR`] inputs ahead (the account and id-map bucket
+    /// loaded by the first stage are in cache by then): starts loading the
+    /// position the input will book into (a new order's, or for a cancel or
+    /// replace the account's first positions) and the order node a cancel
+    /// or replace works on. A hint only: it changes no state.
+    #[inline]
+    pub fn prefetch_near(&self, input: &Input) {
+        let (acct, sym, clid) = match input {
+            Input::NewOrder(o) => (o.acct, Some(o.sym.0), None),
+            Input::CancelOrder(c) => (c.acct, None, Some(c.clid)),
+            Input::ReplaceOrder(r) => (r.acct, None, Some(r.clid)),
+            Input::ReplaceStop(r) => (r.acct, None, Some(r.clid)),
+            _ => return,
+        };
+        let Some(a) = self.accounts.get(acct.0 as usize) else { return };
+        if let Some(clid) = clid {
+            // The first entry with the key's tag (almost always the order;
+            // a hint need not check, and checking would load the node).
+            if let Some(slot) = self.live.get(hash_key(acct.0, clid.0), |_| true) {
+                optix_ring::prefetch(self.orders.get(slot));
+            }
+        }
+        for &(s, i) in &a.pos_inline {
+            if s == u32::MAX {
+                break;
+            }
+            match sym {
+                Some(sym) if s == sym => return optix_ring::prefetch_lines(&self.positions[i as usize]),
+                Some(_) => {}
+                None => optix_ring::prefetch(&self.positions[i as usize]),
+            }
         }
     }
 
@@ -1365,8 +1424,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 );
             }
             if l.count == 0 {
-                self.books[b].sides[opp as usize].pop();
-                self.levels.release(lvl);
+                self.pop_top_level(b, opp);
             } else {
                 break;
             }
@@ -1531,8 +1589,25 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = *self.orders.get(slot);
         let book = &mut self.books[o.sym as usize];
         let key = side_key(o.side, o.price);
-        let lvl = match book.find(o.side, key) {
-            Ok(i) => book.sides[o.side as usize][i].level,
+        let mut found = book.find(o.side, key);
+        if found.is_err() && self.empty_levels > 0 {
+            let v = &book.sides[o.side as usize];
+            if v.len() == v.capacity() || self.levels.is_full() {
+                // Empty levels make room before anything grows.
+                self.reclaim_empty_levels();
+                found = self.books[o.sym as usize].find(o.side, key);
+            }
+        }
+        let book = &mut self.books[o.sym as usize];
+        let lvl = match found {
+            Ok(i) => {
+                let l = book.sides[o.side as usize][i].level;
+                if self.levels.get(l).count == 0 {
+                    book.empty[o.side as usize] -= 1;
+                    self.empty_levels -= 1;
+                }
+                l
+            }
             Err(i) => {
                 let l = self.levels.alloc(o.price);
                 book.sides[o.side as usize].insert(i, LevelRef { key, level: l });
@@ -1610,13 +1685,79 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         n.next = NIL;
         n.level = NIL;
         if count == 0 {
-            let book = &mut self.books[o.sym as usize];
-            if let Ok(i) = book.find(o.side, side_key(o.side, o.price)) {
-                book.sides[o.side as usize].remove(i);
-            }
-            self.levels.release(lvl);
+            self.level_emptied(o.sym as usize, o.side, lvl);
         }
         shown
+    }
+
+    /// A level of book `b` on `side` has no orders left: the top one goes
+    /// (with the empty levels right below it), another stays, empty, until
+    /// the side has more empty levels than live ones (see [`Book::sides`]).
+    #[inline]
+    fn level_emptied(&mut self, b: usize, side: Side, lvl: u32) {
+        let s = side as usize;
+        let book = &mut self.books[b];
+        if book.sides[s].last().is_some_and(|r| r.level == lvl) {
+            return self.pop_top_level(b, side);
+        }
+        book.empty[s] += 1;
+        self.empty_levels += 1;
+        let live = book.sides[s].len() as u32 - book.empty[s];
+        if book.empty[s] > live.max(KEEP_EMPTY_LEVELS) {
+            self.compact_side(b, side);
+        }
+    }
+
+    /// Removes the (empty) top level of `side` and the empty levels below it.
+    #[inline]
+    fn pop_top_level(&mut self, b: usize, side: Side) {
+        let s = side as usize;
+        let book = &mut self.books[b];
+        if let Some(r) = book.sides[s].pop() {
+            self.levels.release(r.level);
+        }
+        while book.empty[s] > 0 {
+            let Some(&r) = book.sides[s].last() else { break };
+            if self.levels.get(r.level).count != 0 {
+                break;
+            }
+            book.sides[s].pop();
+            book.empty[s] -= 1;
+            self.empty_levels -= 1;
+            self.levels.release(r.level);
+        }
+    }
+
+    /// Drops every empty level of a side: O(levels), once per as many
+    /// emptied levels.
+    #[cold]
+    #[inline(never)]
+    fn compact_side(&mut self, b: usize, side: Side) {
+        let s = side as usize;
+        let levels = &mut self.levels;
+        let book = &mut self.books[b];
+        book.sides[s].retain(|r| {
+            let keep = levels.get(r.level).count != 0;
+            if !keep {
+                levels.release(r.level);
+            }
+            keep
+        });
+        self.empty_levels -= book.empty[s];
+        book.empty[s] = 0;
+    }
+
+    /// Drops the empty levels of every side that keeps some.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_empty_levels(&mut self) {
+        for b in 0..self.books.len() {
+            for side in [Side::Buy, Side::Sell] {
+                if self.books[b].empty[side as usize] > 0 {
+                    self.compact_side(b, side);
+                }
+            }
+        }
     }
 
     #[inline]
@@ -2167,6 +2308,29 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             );
         }
         // Price change or more quantity: priority lost, to the back of the new level.
+        if !crossing {
+            // Out of its level and into the new one, its open quantity
+            // moved in one step.
+            let shown = self.unlink_level(slot);
+            self.emit(
+                out,
+                EventKind::LevelChanged {
+                    sym,
+                    side: o.side,
+                    price: Price::from_ticks(o.price),
+                    qty: Qty::from_lots(shown),
+                },
+            );
+            let shown = self.shown_for(slot, o.flags, new_leaves);
+            let n = self.orders.get_mut(slot);
+            n.price = new_price;
+            n.leaves = new_leaves;
+            n.shown = shown;
+            let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
+            self.open_adjust(slot, new_leaves - o.leaves, moved);
+            self.rest(slot, out);
+            return self.run_stops(b, out);
+        }
         self.open_change(slot, -o.leaves);
         let shown = self.unlink_level(slot);
         self.emit(
@@ -2186,12 +2350,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             leaves: new_leaves,
             total: new_total,
             filled: 0,
-            stp: StpMode::None,
+            stp: self.accounts[o.acct as usize].spec.stp,
         };
-        if crossing {
-            t.stp = self.accounts[o.acct as usize].spec.stp;
-            self.take(sym, &mut t, out);
-        }
+        self.take(sym, &mut t, out);
         let shown = self.shown_for(slot, o.flags, t.leaves);
         let n = self.orders.get_mut(slot);
         n.price = new_price;
@@ -2214,7 +2375,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(never)]
     fn on_halt(&mut self, sym: SymbolId, halt: bool, out: &mut impl EventSink) {
         match self.books.get_mut(sym.0 as usize) {
-            Some(b) => b.halted = halt,
+            Some(b) => {
+                b.halted = halt;
+                self.emit(out, EventKind::TradingStatus { sym, halted: halt });
+            }
             None => self.admin_reject(out, AccountId(0), RejectReason::UnknownSymbol),
         }
     }
@@ -2464,8 +2628,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 EventKind::LevelChanged { sym, side, price: Price::from_ticks(level_px), qty: Qty::from_lots(l.shown) },
             );
             if l.count == 0 {
-                self.books[b].sides[side as usize].pop();
-                self.levels.release(lvl);
+                self.pop_top_level(b, side);
             } else {
                 break;
             }
@@ -2811,10 +2974,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             h.u64(ins.ref_price.ticks() as u64);
             h.u64(book.last as u64);
             h.u64(u64::from(book.halted));
-            for side in book.sides.iter() {
-                h.u64(side.len() as u64);
+            for (side, empty) in book.sides.iter().zip(book.empty) {
+                // Empty levels kept for reuse are not state.
+                h.u64((side.len() - empty as usize) as u64);
                 for r in side.iter().rev() {
                     let l = self.levels.get(r.level);
+                    if l.count == 0 {
+                        continue;
+                    }
                     h.u64(l.price as u64);
                     h.u64(l.shown as u64);
                     h.u64(l.total as u64);
@@ -2906,6 +3073,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if !self.pending.is_empty() || self.print_hi != 0 {
             return Err("pending stops or prints left between inputs".into());
         }
+        let kept: u32 = self.books.iter().map(|b| b.empty[0] + b.empty[1]).sum();
+        if kept != self.empty_levels {
+            return Err(format!("{kept} empty levels kept, {} counted", self.empty_levels));
+        }
         for (b, book) in self.books.iter().enumerate() {
             for side in [Side::Buy, Side::Sell] {
                 let v = &book.sides[side as usize];
@@ -2914,10 +3085,23 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         return Err(format!("sym {b} {side:?}: levels not strictly sorted"));
                     }
                 }
+                let empties = v.iter().filter(|r| self.levels.get(r.level).count == 0).count();
+                if empties != book.empty[side as usize] as usize {
+                    return Err(format!(
+                        "sym {b} {side:?}: {empties} empty levels, {} counted",
+                        book.empty[side as usize]
+                    ));
+                }
+                if v.last().is_some_and(|r| self.levels.get(r.level).count == 0) {
+                    return Err(format!("sym {b} {side:?}: the top level is empty"));
+                }
                 for r in v {
                     let l = self.levels.get(r.level);
                     if key_price(side, r.key) != l.price {
                         return Err(format!("sym {b}: level key {} vs price {}", r.key, l.price));
+                    }
+                    if l.count == 0 && l.head == NIL && l.tail == NIL && l.shown == 0 && l.total == 0 {
+                        continue;
                     }
                     let (mut n, mut shown, mut total, mut prev) = (0u32, 0i64, 0i64, NIL);
                     let mut s = l.head;

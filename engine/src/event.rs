@@ -351,6 +351,15 @@ pub enum EventKind {
         /// Quantity that expired.
         qty: Qty,
     },
+    /// A symbol was halted (only cancels accepted) or resumed, by a
+    /// `Halt` or `Resume` input (one event per input, also when the
+    /// symbol already was in that state).
+    TradingStatus {
+        /// Instrument.
+        sym: SymbolId,
+        /// Halted after the input.
+        halted: bool,
+    },
     /// A price level's aggregate shown quantity changed.
     LevelChanged {
         /// Instrument.

@@ -29,7 +29,7 @@ pub mod types;
 
 pub use account::FeeModel;
 pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
-pub use engine::{AccountReport, AccountSpec, Engine, EngineConfig, PositionReport, MAX_RESERVE_PARTS};
+pub use engine::{AccountReport, AccountSpec, Engine, EngineConfig, PositionReport, MAX_RESERVE_PARTS, PREFETCH_NEAR};
 pub use event::*;
 pub use fill::{FillModel, QuoteFill, Reach};
 pub use reason::{CancelReason, RejectReason};

@@ -459,9 +459,17 @@ impl<R: PreTradeCheck> Matcher<R> {
                 self.engine.prefetch(c);
             }
         }
+        for s in &self.scratch[..n.min(crate::PREFETCH_NEAR)] {
+            if let Inbound::Command(c) = &s.item {
+                self.engine.prefetch_near(c);
+            }
+        }
         for i in 0..n {
             if let Some(Stamped { item: Inbound::Command(c), .. }) = self.scratch.get(i + PREFETCH_AHEAD) {
                 self.engine.prefetch(c);
+            }
+            if let Some(Stamped { item: Inbound::Command(c), .. }) = self.scratch.get(i + crate::PREFETCH_NEAR) {
+                self.engine.prefetch_near(c);
             }
             let s = self.scratch[i];
             self.run_item(&s);
@@ -711,7 +719,11 @@ mod tests {
         let s = m.stats();
         assert_eq!((s.market, s.market_skipped, s.unknown_symbol, s.inputs), (4, 1, 1, 2));
         assert_eq!((s.instruments_added, s.instruments_refused), (1, 1));
-        assert!(drain(&mut rx).is_empty(), "a quote and a halt emit nothing in a clob book");
+        // A quote emits nothing in a clob book; the halt of the known symbol
+        // says so.
+        let out = drain(&mut rx);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(matches!(out[0].event.kind, EventKind::TradingStatus { sym: SymbolId(1), halted: true }));
         assert_eq!(m.engine().now(), Nanos(8));
         assert!(m.engine().instrument(SymbolId(1)).is_some());
     }

@@ -907,6 +907,11 @@ impl Parser {
                 self.sym_field(o, sym);
                 let _ = write!(o, ",\"qty\":{}", self.qty(sym, qty));
             }
+            EventKind::TradingStatus { sym, halted } => {
+                head(o, "status");
+                self.sym_field(o, sym);
+                let _ = write!(o, ",\"state\":\"{}\"", if halted { "halted" } else { "trading" });
+            }
             EventKind::LevelChanged { sym, side, price, qty } => {
                 head(o, "level");
                 self.sym_field(o, sym);

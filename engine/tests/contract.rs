@@ -103,6 +103,9 @@ fn show(ev: &Event) -> String {
         EventKind::Expired { order, sym, qty } => {
             format!("expired {} s{} qty={}", oref(&order), sym.0, qty.lots())
         }
+        EventKind::TradingStatus { sym, halted } => {
+            format!("status s{} {}", sym.0, if halted { "halted" } else { "trading" })
+        }
         EventKind::LevelChanged { sym, side, price, qty } => {
             format!("level s{} {} px={} qty={}", sym.0, side.as_str(), price.ticks(), qty.lots())
         }

@@ -16,7 +16,9 @@ fn kill(acct: Option<AccountId>, reduce_only: bool) -> Input {
 fn a_halted_symbol_accepts_cancels_only() {
     let mut h = h();
     h.setup(&[buy(A, 1, 100, 5), buy(A, 2, 99, 5)]);
-    assert_eq!(h.run(Input::Halt(S)), Vec::<String>::new());
+    assert_eq!(h.run(Input::Halt(S)), ["status s0 halted"]);
+    // A second halt changes nothing and says so again.
+    assert_eq!(h.run(Input::Halt(S)), ["status s0 halted"]);
     assert_eq!(h.run(sell(B, 3, 100, 1)), ["rejected new B/3#0 symbol_halted"]);
     assert_eq!(h.run(replace(A, 1, 101, 0)), ["rejected replace A/1#1 symbol_halted"]);
     assert_eq!(h.run(cancel(A, 2)), ["cancelled A/2#2 qty=5 requested", "level s0 buy px=99 qty=0"]);
@@ -24,7 +26,7 @@ fn a_halted_symbol_accepts_cancels_only() {
     let other = NewOrder { sym: S1, ..lim(B, 4, Side::Sell, 100, 1) };
     assert_eq!(h.run(new(other))[0], "accepted B/4#3 s1 sell limit day px=100 qty=1");
     // A rejected order changes no state: its client order id may be sent again.
-    assert_eq!(h.run(Input::Resume(S)), Vec::<String>::new());
+    assert_eq!(h.run(Input::Resume(S)), ["status s0 trading"]);
     let ev = h.run(sell(B, 3, 100, 1));
     assert_eq!(ev[1], "trade t1 px=100 qty=1 buy=A/1#1 sell=B/3#4 agg=sell");
     assert_eq!(h.run(sell(B, 3, 100, 1)), ["rejected new B/3#0 duplicate_client_order_id"]);

@@ -184,10 +184,14 @@ impl Model {
             Input::Halt(s) | Input::Resume(s) => {
                 if s.0 >= SYMS {
                     self.admin_reject(0, RejectReason::UnknownSymbol);
-                } else if matches!(input, Input::Halt(_)) {
-                    self.halted.insert(s.0);
                 } else {
-                    self.halted.remove(&s.0);
+                    let halted = matches!(input, Input::Halt(_));
+                    if halted {
+                        self.halted.insert(s.0);
+                    } else {
+                        self.halted.remove(&s.0);
+                    }
+                    self.emit(EventKind::TradingStatus { sym: *s, halted });
                 }
             }
             Input::Kill(k) => self.kill(k),

@@ -262,6 +262,8 @@ pub struct EventCounts {
     pub expired: u64,
     /// `level`.
     pub levels: u64,
+    /// `status` (halts and resumes).
+    pub statuses: u64,
     /// Every event.
     pub total: u64,
     /// Gaps in the event numbers (events the matcher dropped).
@@ -285,6 +287,7 @@ impl EventCounts {
             EventKind::Triggered { .. } => self.triggered += 1,
             EventKind::Expired { .. } => self.expired += 1,
             EventKind::LevelChanged { .. } => self.levels += 1,
+            EventKind::TradingStatus { .. } => self.statuses += 1,
         }
     }
 }

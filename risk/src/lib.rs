@@ -253,6 +253,13 @@ fn check_limits(l: &RiskLimits, o: &OrderCheck) -> Result<(), RejectReason> {
 
 impl PreTradeCheck for StandardRisk {
     #[inline]
+    fn prefetch(&self, acct: AccountId) {
+        if let Some(a) = self.accounts.get(acct.0 as usize) {
+            optix_ring::prefetch_lines(a);
+        }
+    }
+
+    #[inline]
     fn check_new(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
         self.check(now, order)
     }

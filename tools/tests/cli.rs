@@ -359,6 +359,8 @@ fn auction_example_uncrosses_and_expires() {
     assert!(lines.iter().filter(|l| l.contains(r#""ev":"trade""#)).all(|l| !l.contains("taker")));
     assert_eq!(count(&lines, r#""reason":"auction_leftover""#), 2);
     assert_eq!(count(&lines, r#""reason":"symbol_halted""#), 1);
+    assert_eq!(count(&lines, r#""ev":"status","#), 2);
+    assert!(lines.iter().any(|l| l.contains(r#""ev":"status","#) && l.ends_with(r#""sym":"TSLA","state":"halted"}"#)));
     assert_eq!(count(&lines, r#""reason":"kill_switch""#), 3);
     assert_eq!(count(&lines, r#""ev":"expired""#), 2);
     assert_eq!(lines.last().unwrap(), r#"{"ev":"book","sym":"TSLA","bids":[["249.00",100]],"asks":[]}"#);

@@ -93,6 +93,6 @@ mod ring;
 mod sync;
 pub mod wait;
 
-pub use prefetch::prefetch;
+pub use prefetch::{prefetch, prefetch_lines};
 pub use ring::{ring, try_ring, CapacityError, Consumer, Producer, MAX_CAPACITY};
 pub use wait::{WaitStrategy, Waiter};

@@ -24,6 +24,29 @@ pub fn prefetch<T>(value: &T) {
     }
 }
 
+/// [`prefetch`] of every cache line `value` spans (for a struct larger
+/// than one line).
+#[inline(always)]
+pub fn prefetch_lines<T>(value: &T) {
+    let base = (value as *const T).cast::<i8>();
+    let mut off = 0;
+    while off < core::mem::size_of::<T>() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: as in `prefetch`: a hint that never faults; the
+            // address lies inside `value` (off < its size), so
+            // `wrapping_add` stays in the same object.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(off)) };
+        }
+        off += 64;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = base;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

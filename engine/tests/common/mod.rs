@@ -84,6 +84,9 @@ pub fn show(ev: &Event) -> String {
         }
         EventKind::Triggered { order, last, .. } => format!("triggered {} last={}", oref(&order), last.ticks()),
         EventKind::Expired { order, qty, .. } => format!("expired {} qty={}", oref(&order), qty.lots()),
+        EventKind::TradingStatus { sym, halted } => {
+            format!("status s{} {}", sym.0, if halted { "halted" } else { "trading" })
+        }
         EventKind::LevelChanged { sym, side, price, qty } => {
             format!("level s{} {} px={} qty={}", sym.0, side.as_str(), price.ticks(), qty.lots())
         }
