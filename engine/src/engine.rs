@@ -838,6 +838,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             _ => return,
         };
         let Some(a) = self.accounts.get(acct.0 as usize) else { return };
+        if clid.is_none() && a.tail != NIL {
+            // A new order that rests is linked behind the account's newest.
+            optix_ring::prefetch(self.orders.get(a.tail));
+        }
         if let Some(clid) = clid {
             // The first entry with the key's tag (almost always the order;
             // a hint need not check, and checking would load the node).
