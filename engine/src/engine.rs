@@ -936,6 +936,32 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     #[inline]
     fn validate_new(&self, o: &NewOrder) -> Result<(), RejectReason> {
+        // The common order first: a plain limit order, DAY, GTC, IOC or
+        // FOK, with a valid account, symbol, size and price. Every rule
+        // below holds for it but the client order id's.
+        if o.ord_type == OrdType::Limit
+            && matches!(o.tif, Tif::Day | Tif::Gtc | Tif::Ioc | Tif::Fok)
+            && !o.post_only
+            && o.display.is_zero()
+            && o.stop_price.is_none()
+            && o.expire == Nanos(0)
+            && (o.acct.0 as usize) < self.accounts.len()
+            && (o.sym.0 as usize) < self.instruments.len()
+            && (1..=MAX_QTY_LOTS).contains(&o.qty.lots())
+            && (1..=MAX_PRICE_TICKS).contains(&o.price.ticks())
+        {
+            return if self.accounts[o.acct.0 as usize].used.contains(o.clid.0) {
+                Err(RejectReason::DuplicateClientOrderId)
+            } else {
+                Ok(())
+            };
+        }
+        self.validate_new_slow(o)
+    }
+
+    /// [`Engine::validate_new`] for every other order, rule by rule.
+    #[inline(never)]
+    fn validate_new_slow(&self, o: &NewOrder) -> Result<(), RejectReason> {
         if o.acct.0 as usize >= self.accounts.len() {
             return Err(RejectReason::UnknownAccount);
         }
