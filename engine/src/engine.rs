@@ -475,7 +475,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Recomputes a position's mark value and exposure and moves its
     /// account's sums by the difference.
-    #[inline]
+    #[inline(always)]
     fn refresh(&mut self, idx: u32) {
         let p = &self.positions[idx as usize];
         let mv = self.mark_value(p);
@@ -503,7 +503,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// A working order's fill of `lots` at `px`: its open quantity and the
     /// fill booked with one position lookup and one refresh. The caller
     /// lowers the order's leaves.
-    #[inline]
+    #[inline(always)]
     fn fill_working(&mut self, slot: u32, px: i64, lots: i64) -> Money {
         let value_px = self.value_px(slot);
         let o = self.orders.get(slot);
@@ -519,7 +519,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Books a fill into position `idx` (and its account's cash and fees)
     /// without refreshing the cached sums. Returns the fee.
-    #[inline]
+    #[inline(always)]
     fn fill_at(&mut self, idx: u32, side: Side, px: i64, lots: i64) -> Money {
         let (acct, sym) = (self.positions[idx as usize].acct, self.positions[idx as usize].sym);
         let unit = self.books[sym as usize].unit;
@@ -567,7 +567,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Adds (`lots > 0`) or removes (`lots < 0`) working quantity of an
     /// order at its value price to its position's open orders.
-    #[inline]
+    #[inline(always)]
     fn open_change(&mut self, slot: u32, lots: i64) {
         if lots == 0 {
             return;
@@ -585,7 +585,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// Moves the open quantity of a working order's side by `lots` and its
     /// value by `ticklots` (price times lots) in one step: a replace that
     /// changes both the price and the quantity of a resting order.
-    #[inline]
+    #[inline(always)]
     fn open_adjust(&mut self, slot: u32, lots: i64, ticklots: i128) {
         let o = self.orders.get(slot);
         let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
@@ -598,7 +598,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Recomputes a position's open-order exposure only (its quantity and
     /// mark did not move).
-    #[inline]
+    #[inline(always)]
     fn refresh_exposure(&mut self, idx: u32) {
         let p = &self.positions[idx as usize];
         let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
@@ -640,7 +640,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// ticks (0: market) replacing `prev` lots at `prev_px` (zero for a new
     /// order), with the account's state as if it were accepted.
     #[allow(clippy::too_many_arguments, reason = "the order's fields, passed flat on the hot path")]
-    #[inline]
+    #[inline(always)]
     fn order_check(
         &self,
         kind: CheckKind,

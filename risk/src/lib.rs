@@ -171,7 +171,7 @@ impl StandardRisk {
     }
 
     /// The shared body of `check_new` and `check_replace`.
-    #[inline]
+    #[inline(always)]
     fn check(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
         if self.is_restricted(order.sym) {
             return Err(RejectReason::RestrictedSymbol);
