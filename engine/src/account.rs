@@ -139,15 +139,26 @@ impl Unit {
     }
 
     /// Money of `p` tick-lots, in millionths, rounded half-even.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn money(&self, p: i128) -> i128 {
+        // (An i64 by i64 product always fits an i128: one widening multiply.)
+        let p64 = p as i64;
+        if self.whole != 0 && i128::from(p64) == p {
+            return i128::from(p64) * i128::from(self.whole);
+        }
+        self.money_slow(p)
+    }
+
+    /// [`Unit::money`] off its fast path: a unit that is not a whole number
+    /// of millionths, or more than `i64` tick-lots.
+    #[cold]
+    #[inline(never)]
+    fn money_slow(&self, p: i128) -> i128 {
         // Saturating: only instruments with absurd tick and lot sizes get
         // near the limit, and they must not panic.
-        // (An i64 by i64 product always fits an i128: one widening multiply.)
-        match (i64::try_from(p), self.whole) {
-            (Ok(p), w) if w != 0 => i128::from(p) * i128::from(w),
-            (_, 0) => div_half_even(p.saturating_mul(self.num), self.den),
-            (_, w) => p.saturating_mul(i128::from(w)),
+        match self.whole {
+            0 => div_half_even(p.saturating_mul(self.num), self.den),
+            w => p.saturating_mul(i128::from(w)),
         }
     }
 
