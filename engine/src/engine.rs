@@ -522,7 +522,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(always)]
     fn fill_at(&mut self, idx: u32, side: Side, px: i64, lots: i64) -> Money {
         let (acct, sym) = (self.positions[idx as usize].acct, self.positions[idx as usize].sym);
-        let unit = self.books[sym as usize].unit;
+        let unit = &self.books[sym as usize].unit;
         let notional = unit.value(px, lots);
         let a = &mut self.accounts[acct as usize];
         let fee = unit.fee(&a.spec.fees, lots, notional);
@@ -663,7 +663,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             return c;
         }
         let b = sym as usize;
-        let unit = self.books[b].unit;
+        let unit = &self.books[b].unit;
         // Valued as it would work: at its limit, a waiting stop-market
         // order at its stop price, a market order at the market.
         let value_px = if px > 0 {
@@ -705,7 +705,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             worst_long: pos + open[0],
             worst_short: open[1] - pos,
             buying_power: Money::from_micros(sat(a.funds.buying_power())),
-            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value, &unit) - expo)),
+            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value, unit) - expo)),
         }
     }
 
