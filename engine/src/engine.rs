@@ -1023,11 +1023,18 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Whether the kill switch stops an order of `acct` in `sym` on `side`
     /// for `qty` lots (reduce-only lets through what only reduces the position).
-    #[inline]
+    #[inline(always)]
     fn killed(&self, acct: u32, sym: u32, side: Side, qty: i64) -> bool {
         if self.kills_on == 0 && self.kill_all == KILL_OFF {
             return false;
         }
+        self.killed_slow(acct, sym, side, qty)
+    }
+
+    /// [`Engine::killed`] while some kill switch is on.
+    #[cold]
+    #[inline(never)]
+    fn killed_slow(&self, acct: u32, sym: u32, side: Side, qty: i64) -> bool {
         let a = &self.accounts[acct as usize];
         let k = a.kill.max(self.kill_all);
         if k == KILL_OFF {
