@@ -423,13 +423,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline]
     fn pos_find(&self, acct: u32, sym: u32) -> Option<u32> {
         let a = &self.accounts[acct as usize];
+        // A free entry holds u32::MAX, which is no symbol: compare all four
+        // (unrolled, no early exit on a free one).
         for &(s, i) in &a.pos_inline {
             if s == sym {
                 return Some(i);
             }
-            if s == u32::MAX {
-                return None;
-            }
+        }
+        if a.pos_inline[INLINE_POSITIONS - 1].0 == u32::MAX {
+            return None;
         }
         a.positions.binary_search_by_key(&sym, |&(s, _)| s).ok().map(|k| a.positions[k].1)
     }
