@@ -335,8 +335,10 @@ pub(crate) struct Book {
     /// empties below the top stays in place, empty, so that the next order
     /// at its price (order flow comes back to the same prices) shifts no
     /// part of the vector either way; the top level is never empty (an
-    /// emptied top goes at once, with the empty levels right below it), and
-    /// a side compacts when its empty levels outnumber both its live ones
+    /// emptied top goes at once, with the empty levels right below it); a
+    /// new price next to an empty level takes that level's place (the keys
+    /// stay in order, nothing shifts); and a side compacts when its empty
+    /// levels outnumber both its live ones
     /// and [`KEEP_EMPTY_LEVELS`], and every side does before a new level
     /// would grow a vector (so keeping them never allocates).
     pub sides: [Vec<LevelRef>; 2],

@@ -1628,9 +1628,32 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = *self.orders.get(slot);
         let book = &mut self.books[o.sym as usize];
         let key = side_key(o.side, o.price);
+        let s = o.side as usize;
         let mut found = book.find(o.side, key);
+        if let Err(i) = found {
+            if book.empty[s] > 0 {
+                // An empty level right next to where the new one goes can
+                // take its price: the order of keys holds (it lies between
+                // the same neighbours) and nothing shifts.
+                let v = &book.sides[s];
+                let next_empty = i < v.len() && self.levels.get(v[i].level).count == 0;
+                let j = if next_empty {
+                    Some(i)
+                } else if i > 0 && self.levels.get(v[i - 1].level).count == 0 {
+                    Some(i - 1)
+                } else {
+                    None
+                };
+                if let Some(j) = j {
+                    let r = &mut book.sides[s][j];
+                    r.key = key;
+                    self.levels.get_mut(r.level).price = o.price;
+                    found = Ok(j);
+                }
+            }
+        }
         if found.is_err() && self.empty_levels > 0 {
-            let v = &book.sides[o.side as usize];
+            let v = &book.sides[s];
             if v.len() == v.capacity() || self.levels.is_full() {
                 // Empty levels make room before anything grows.
                 self.reclaim_empty_levels();
@@ -1640,16 +1663,16 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let book = &mut self.books[o.sym as usize];
         let lvl = match found {
             Ok(i) => {
-                let l = book.sides[o.side as usize][i].level;
+                let l = book.sides[s][i].level;
                 if self.levels.get(l).count == 0 {
-                    book.empty[o.side as usize] -= 1;
+                    book.empty[s] -= 1;
                     self.empty_levels -= 1;
                 }
                 l
             }
             Err(i) => {
                 let l = self.levels.alloc(o.price);
-                book.sides[o.side as usize].insert(i, LevelRef { key, level: l });
+                book.sides[s].insert(i, LevelRef { key, level: l });
                 l
             }
         };
@@ -3320,5 +3343,50 @@ impl Fnv {
     }
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Permissive;
+
+    fn bid(clid: u64, px: i64) -> Input {
+        Input::NewOrder(NewOrder {
+            acct: AccountId(0),
+            clid: ClientOrderId(clid),
+            sym: SymbolId(0),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: Tif::Day,
+            price: Price::from_ticks(px),
+            stop_price: Price::NONE,
+            qty: Qty::from_lots(1),
+            display: Qty::ZERO,
+            expire: Nanos(0),
+            post_only: false,
+        })
+    }
+
+    #[test]
+    fn an_empty_neighbour_takes_a_new_price_instead_of_an_insert() {
+        let mut e = Engine::new(EngineConfig::default(), Permissive);
+        e.add_instrument(Instrument::new("0.01", 1, VenueMode::Clob).unwrap());
+        e.add_account(AccountSpec::default());
+        let mut out = Vec::new();
+        for (t, i) in [bid(1, 100), bid(2, 98), bid(3, 96)].iter().enumerate() {
+            e.process(Nanos(t as u64 + 1), i, &mut out);
+        }
+        let cancel = Input::CancelOrder(CancelOrder { acct: AccountId(0), clid: ClientOrderId(2) });
+        e.process(Nanos(10), &cancel, &mut out);
+        assert_eq!((e.books[0].sides[0].len(), e.books[0].empty[0]), (3, 1));
+        // 97 lands next to the empty 98: it takes that entry.
+        e.process(Nanos(11), &bid(4, 97), &mut out);
+        assert_eq!((e.books[0].sides[0].len(), e.books[0].empty[0]), (3, 0));
+        e.validate().unwrap();
+        // 99 next to no empty level: a plain insert.
+        e.process(Nanos(12), &bid(5, 99), &mut out);
+        assert_eq!((e.books[0].sides[0].len(), e.books[0].empty[0]), (4, 0));
+        e.validate().unwrap();
     }
 }

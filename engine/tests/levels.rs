@@ -122,3 +122,25 @@ fn empty_levels_make_room_before_a_side_would_grow() {
     let depth: Vec<(i64, i64)> = e.levels(S, Side::Buy).map(|(p, q)| (p.ticks(), q.lots())).collect();
     assert_eq!(depth, [(80, 1), (70, 1), (65, 2), (50, 1), (45, 2), (30, 1), (15, 2), (10, 1)]);
 }
+
+#[test]
+fn a_new_price_next_to_an_empty_level_takes_its_place() {
+    // Bids 100, 98, 96; 98 empties below the top. A bid at 97 (just below
+    // the empty level) and, after that one goes, a bid at 99 (just above
+    // an empty one) each take the empty level's place; the asks side does
+    // the same with its keys reversed.
+    let mut h = h();
+    h.setup(&[buy(A, 1, 100, 1), buy(A, 2, 98, 2), buy(A, 3, 96, 3), cancel(A, 2)]);
+    h.setup(&[buy(B, 1, 97, 4)]);
+    assert_eq!(h.bids(), [(100, 1), (97, 4), (96, 3)]);
+    h.setup(&[cancel(B, 1), buy(B, 2, 99, 5)]);
+    assert_eq!(h.bids(), [(100, 1), (99, 5), (96, 3)]);
+    h.setup(&[sell(C, 1, 200, 1), sell(C, 2, 202, 2), sell(C, 3, 204, 3), cancel(C, 2)]);
+    h.setup(&[sell(C, 4, 203, 4), cancel(C, 4), sell(C, 5, 201, 5)]);
+    assert_eq!(h.asks(), [(200, 1), (201, 5), (204, 3)]);
+    // Everything still trades in price order.
+    let ev = h.run(Input::NewOrder(mkt(A, 9, Side::Buy, 9)));
+    let trades: Vec<&String> = ev.iter().filter(|e| e.starts_with("trade")).collect();
+    assert!(trades[0].contains("px=200 qty=1") && trades[1].contains("px=201 qty=5"), "{trades:?}");
+    assert!(trades[2].contains("px=204 qty=3"), "{trades:?}");
+}
