@@ -575,13 +575,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             return;
         }
         let px = self.value_px(slot);
-        let o = self.orders.get(slot);
-        let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
-        let idx = self.pos_index(acct, sym);
-        let p = &mut self.positions[idx as usize];
-        p.open[side] += lots;
-        p.open_value[side] += i128::from(px) * i128::from(lots);
-        self.refresh_exposure(idx);
+        self.open_adjust(slot, lots, i128::from(px) * i128::from(lots));
     }
 
     /// Moves the open quantity of a working order's side by `lots` and its
@@ -2370,30 +2364,6 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             );
         }
         // Price change or more quantity: priority lost, to the back of the new level.
-        if !crossing {
-            // Out of its level and into the new one, its open quantity
-            // moved in one step.
-            let shown = self.unlink_level(slot);
-            self.emit(
-                out,
-                EventKind::LevelChanged {
-                    sym,
-                    side: o.side,
-                    price: Price::from_ticks(o.price),
-                    qty: Qty::from_lots(shown),
-                },
-            );
-            let shown = self.shown_for(slot, o.flags, new_leaves);
-            let n = self.orders.get_mut(slot);
-            n.price = new_price;
-            n.leaves = new_leaves;
-            n.shown = shown;
-            let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
-            self.open_adjust(slot, new_leaves - o.leaves, moved);
-            self.rest(slot, out);
-            return self.run_stops(b, out);
-        }
-        self.open_change(slot, -o.leaves);
         let shown = self.unlink_level(slot);
         self.emit(
             out,
@@ -2404,6 +2374,20 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 qty: Qty::from_lots(shown),
             },
         );
+        if !crossing {
+            // Into the new level, its open quantity moved in one step.
+            let shown = self.shown_for(slot, o.flags, new_leaves);
+            let n = self.orders.get_mut(slot);
+            n.price = new_price;
+            n.leaves = new_leaves;
+            n.shown = shown;
+            let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
+            self.open_adjust(slot, new_leaves - o.leaves, moved);
+            self.rest(slot, out);
+            return self.run_stops(b, out);
+        }
+        // Crossing: its open quantity leaves before it trades as a taker.
+        self.open_change(slot, -o.leaves);
         let mut t = Taker {
             oref,
             side: o.side,
