@@ -363,6 +363,50 @@ fn handmade_day_matches_the_naive_book_after_every_message() {
     assert_eq!(book.levels(SymbolId(0), Side::Buy).collect::<Vec<_>>(), [(1_499_900, 150)]);
 }
 
+/// Levels that empty below the top are kept (empty) for reuse, compacted
+/// once they outnumber the live ones, and popped with the top: the book,
+/// its levels and its quotes match the naive book after every message.
+#[test]
+fn deep_levels_empty_compact_and_come_back() {
+    const L: u16 = 7;
+    let mut ts = 0;
+    let mut next = || {
+        ts += 1;
+        ts
+    };
+    let mut day = vec![directory(L, next(), "DEEP")];
+    // 300 bid levels, 100.0000 .. 102.9900, one order each, and an ask.
+    for i in 0..300u64 {
+        day.push(add(L, next(), "DEEP", i + 1, b'B', 100, 1_000_000 + 100 * i as u32));
+    }
+    day.push(add(L, next(), "DEEP", 1000, b'S', 10, 1_100_000));
+    // Empty every level but the top and the bottom: past 64 empties and
+    // more than the live levels, the side compacts.
+    for i in 1..299u64 {
+        day.push(delete(L, next(), i + 1));
+    }
+    // New orders at prices that were levels, and between them.
+    day.push(add(L, next(), "DEEP", 2000, b'B', 5, 1_000_100));
+    day.push(add(L, next(), "DEEP", 2001, b'B', 7, 1_000_150));
+    day.push(add(L, next(), "DEEP", 2002, b'B', 9, 1_020_000));
+    // Empty a few levels below the top, then the top: the top goes with
+    // the empty levels under it, down to the next live one.
+    day.push(add(L, next(), "DEEP", 2003, b'B', 4, 1_025_000));
+    day.push(add(L, next(), "DEEP", 2004, b'B', 4, 1_026_000));
+    day.push(delete(L, next(), 2003));
+    day.push(delete(L, next(), 2004));
+    day.push(exec(L, next(), 300, 100));
+    // An empty level below the top takes an order again.
+    day.push(add(L, next(), "DEEP", 2005, b'B', 3, 1_000_150));
+    day.push(delete(L, next(), 2001));
+    day.push(replace(L, next(), 2005, 2006, 6, 1_000_100));
+    let book = run_both(&day, true);
+    let sym = SymbolId(0);
+    assert_eq!(book.top(sym), (Some((1_020_000, 9)), Some((1_100_000, 10))));
+    assert_eq!(book.levels(sym, Side::Buy).collect::<Vec<_>>(), [(1_020_000, 9), (1_000_100, 11), (1_000_000, 100)]);
+    assert_eq!(book.counters().unknown_refs, 0);
+}
+
 #[test]
 fn handmade_day_prints_exactly_the_printable_executions() {
     let mut book = ItchBookBuilder::new(BookConfig::small());
