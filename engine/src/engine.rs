@@ -423,12 +423,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline]
     fn pos_find(&self, acct: u32, sym: u32) -> Option<u32> {
         let a = &self.accounts[acct as usize];
-        // A free entry holds u32::MAX, which is no symbol: compare all four
-        // (unrolled, no early exit on a free one).
-        for &(s, i) in &a.pos_inline {
-            if s == sym {
-                return Some(i);
-            }
+        // A free entry holds u32::MAX, which is no symbol: compare all the
+        // inline entries into a bit mask (no branch per entry: which entry
+        // holds the symbol is data the branch predictor cannot learn).
+        let mut hit = 0u32;
+        for (k, &(s, _)) in a.pos_inline.iter().enumerate() {
+            hit |= u32::from(s == sym) << k;
+        }
+        if hit != 0 {
+            return Some(a.pos_inline[hit.trailing_zeros() as usize].1);
         }
         if a.pos_inline[INLINE_POSITIONS - 1].0 == u32::MAX {
             return None;
