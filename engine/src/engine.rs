@@ -193,7 +193,24 @@ struct Taker {
     /// Filled while matching.
     filled: i64,
     stp: StpMode,
+    /// Whether matching reached a crossing level (or the paper fill model
+    /// ran): the aggressor's position may have moved since its check.
+    touched: bool,
 }
+
+/// What [`Engine::order_check`] worked out for the order's position as if
+/// the order were accepted: when nothing moves the position in between, the
+/// order's open quantity goes in with this exposure instead of working it
+/// out a second time.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    /// The position (`NIL`: none yet, or the check takes no account view).
+    pos: u32,
+    /// Its open-order exposure with the order's open quantity in.
+    expo: i128,
+}
+
+const UNKNOWN: Known = Known { pos: NIL, expo: 0 };
 
 /// An accepted order about to run.
 #[derive(Clone, Copy, Debug)]
@@ -209,6 +226,8 @@ struct Exec {
     flags: u8,
     display: i64,
     expire: u64,
+    /// The check's view of the position (for a new limit order).
+    known: Known,
 }
 
 /// A participant of an auction uncross.
@@ -595,6 +614,25 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         self.refresh_exposure(idx);
     }
 
+    /// Moves position `k.pos`'s open quantity on `side` by `lots` and its
+    /// value by `ticklots`, with the exposure its check worked out for
+    /// exactly that move ([`Known`]; nothing moved the position since).
+    #[inline(always)]
+    fn open_known(&mut self, k: Known, side: Side, lots: i64, ticklots: i128) {
+        let p = &mut self.positions[k.pos as usize];
+        p.open[side as usize] += lots;
+        p.open_value[side as usize] += ticklots;
+        debug_assert_eq!(
+            k.expo,
+            Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit),
+            "the check's exposure is the position's"
+        );
+        let old = p.expo;
+        p.expo = k.expo;
+        let acct = p.acct;
+        self.accounts[acct as usize].funds.expo += k.expo - old;
+    }
+
     /// Recomputes a position's open-order exposure only (its quantity and
     /// mark did not move).
     #[inline(always)]
@@ -653,13 +691,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         qty: i64,
         prev: i64,
         prev_px: i64,
-    ) -> OrderCheck {
+    ) -> (OrderCheck, Known) {
         if !R::WANTS_ACCOUNT_VIEW {
             let price = if px > 0 { Price::from_ticks(px) } else { Price::NONE };
             let mut c = OrderCheck::bare(AccountId(acct), SymbolId(sym), side, price, Qty::from_lots(qty));
             (c.kind, c.ord_type, c.tif, c.prev_qty) = (kind, ord_type, tif, Qty::from_lots(prev));
             c.prev_price = if prev_px > 0 { Price::from_ticks(prev_px) } else { Price::NONE };
-            return c;
+            return (c, UNKNOWN);
         }
         let b = sym as usize;
         let unit = &self.books[b].unit;
@@ -674,7 +712,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         let notional = unit.value(value_px, qty);
         let a = &self.accounts[acct as usize];
-        let (pos, mut open, mut value, expo) = match self.pos_find(acct, sym) {
+        let found = self.pos_find(acct, sym);
+        let (pos, mut open, mut value, expo) = match found {
             Some(i) => {
                 let p = &self.positions[i as usize];
                 (p.qty, p.open, p.open_value, p.expo)
@@ -684,7 +723,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let s = side as usize;
         open[s] += qty - prev;
         value[s] += i128::from(value_px) * i128::from(qty) - i128::from(prev_px) * i128::from(prev);
-        OrderCheck {
+        let expo_after = Position::exposure(pos, open, value, unit);
+        let known = Known { pos: found.unwrap_or(NIL), expo: expo_after };
+        let chk = OrderCheck {
             kind,
             acct: AccountId(acct),
             sym: SymbolId(sym),
@@ -704,8 +745,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             worst_long: pos + open[0],
             worst_short: open[1] - pos,
             buying_power: Money::from_micros(sat(a.funds.buying_power())),
-            bp_used: Money::from_micros(sat(Position::exposure(pos, open, value, unit) - expo)),
-        }
+            bp_used: Money::from_micros(sat(expo_after - expo)),
+        };
+        (chk, known)
     }
 
     /// An account's money: cash, equity, buying power, fees, P&L.
@@ -1074,7 +1116,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             return self.reject(out, oref, CmdKind::New, RejectReason::PostOnlyWouldTake);
         }
         // The check runs last: an order it passes is accepted.
-        let chk = self.order_check(
+        let (chk, known) = self.order_check(
             CheckKind::New,
             o.acct.0,
             o.sym.0,
@@ -1127,6 +1169,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             flags,
             display: o.display.lots(),
             expire: o.expire.0,
+            known,
         };
         match (o.ord_type, o.tif) {
             (OrdType::Stop | OrdType::StopLimit, _) => {
@@ -1224,7 +1267,17 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             );
         }
         let price = if x.ord_type == OrdType::Market { Price::NONE } else { Price::from_ticks(x.price) };
-        let mut t = Taker { oref: x.oref, side: x.side, limit, price, leaves: x.qty, total: x.qty, filled: 0, stp };
+        let mut t = Taker {
+            oref: x.oref,
+            side: x.side,
+            limit,
+            price,
+            leaves: x.qty,
+            total: x.qty,
+            filled: 0,
+            stp,
+            touched: false,
+        };
         self.take(x.sym, &mut t, out);
         if t.leaves == 0 {
             return self.finish(slot, x, t.filled);
@@ -1254,7 +1307,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         let shown = self.shown_for(slot, x.flags, t.leaves);
         self.orders.get_mut(slot).shown = shown;
-        self.open_change(slot, t.leaves);
+        if x.known.pos != NIL && !t.touched && x.ord_type == OrdType::Limit && t.leaves == x.qty {
+            // Nothing traded or moved its position since the check: its
+            // exposure is the one the check worked out.
+            self.open_known(x.known, x.side, t.leaves, i128::from(x.price) * i128::from(t.leaves));
+        } else {
+            self.open_change(slot, t.leaves);
+        }
         self.rest(slot, out);
     }
 
@@ -1358,6 +1417,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             if !crosses(side, t.limit, px) {
                 break;
             }
+            t.touched = true;
             let lvl = top.level;
             let mut changed = false;
             let mut traded = false;
@@ -1377,6 +1437,24 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 }
                 changed = true;
                 traded = true;
+                let m = self.orders.get(head);
+                if m.leaves <= t.leaves {
+                    // The maker will be done: start loading what closing it
+                    // touches (its account-list neighbours, often old and
+                    // cold, and its id-map bucket), so the misses overlap the
+                    // fill's accounting below instead of following it.
+                    if m.acct_prev != NIL {
+                        optix_ring::prefetch(self.orders.get(m.acct_prev));
+                    }
+                    if m.acct_next != NIL {
+                        optix_ring::prefetch(self.orders.get(m.acct_next));
+                    }
+                    self.live.prefetch(hash_key(m.acct, m.clid));
+                    // And the next maker of the level.
+                    if m.next != NIL {
+                        optix_ring::prefetch(self.orders.get(m.next));
+                    }
+                }
                 let m = self.orders.get_mut(head);
                 let q = t.leaves.min(m.shown);
                 m.shown -= q;
@@ -1392,9 +1470,6 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 let maker_leaves = m.leaves;
                 let refill = m.shown == 0 && m.leaves > 0;
                 let maker_done = m.leaves == 0;
-                if maker_done {
-                    self.live.prefetch(hash_key(maker.acct.0, maker.clid.0));
-                }
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
                 l.total -= q;
@@ -2008,7 +2083,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         // until it rests), and checked as the order it becomes.
         self.open_change(slot, -o.leaves);
         self.orders.get_mut(slot).leaves = 0;
-        let chk = self.order_check(
+        let (chk, _) = self.order_check(
             CheckKind::Triggered,
             o.acct,
             o.sym,
@@ -2037,6 +2112,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             flags: o.flags,
             display: aux.display,
             expire: aux.expire,
+            known: UNKNOWN,
         };
         self.execute(&x, slot, out);
     }
@@ -2282,7 +2358,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         }
         // The check runs last: a replace it passes goes through.
         let old_value_px = self.value_px(slot);
-        let chk = self.order_check(
+        let (chk, known) = self.order_check(
             CheckKind::Replace,
             o.acct,
             o.sym,
@@ -2346,7 +2422,11 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 return;
             }
             let cut = o.leaves - new_leaves;
-            self.open_change(slot, -cut);
+            if known.pos != NIL && o.ord_type == OrdType::Limit {
+                self.open_known(known, o.side, -cut, -i128::from(o.price) * i128::from(cut));
+            } else {
+                self.open_change(slot, -cut);
+            }
             let n = self.orders.get_mut(slot);
             n.leaves = new_leaves;
             let shown = n.shown.min(new_leaves);
@@ -2385,7 +2465,11 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             n.leaves = new_leaves;
             n.shown = shown;
             let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
-            self.open_adjust(slot, new_leaves - o.leaves, moved);
+            if known.pos != NIL && o.ord_type == OrdType::Limit {
+                self.open_known(known, o.side, new_leaves - o.leaves, moved);
+            } else {
+                self.open_adjust(slot, new_leaves - o.leaves, moved);
+            }
             self.rest(slot, out);
             return self.run_stops(b, out);
         }
@@ -2400,6 +2484,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             total: new_total,
             filled: 0,
             stp: self.accounts[o.acct as usize].spec.stp,
+            touched: false,
         };
         self.take(sym, &mut t, out);
         let shown = self.shown_for(slot, o.flags, t.leaves);
@@ -2581,6 +2666,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[cold]
     #[inline(never)]
     fn paper_take(&mut self, sym: SymbolId, t: &mut Taker, out: &mut impl EventSink) {
+        t.touched = true;
         let b = sym.0 as usize;
         let opp = t.side.opposite();
         let ext = self.books[b].ext;
