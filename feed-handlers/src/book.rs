@@ -634,9 +634,11 @@ impl ItchBookBuilder {
             sides: [Vec::with_capacity(n), Vec::with_capacity(n)],
             empty: [0; 2],
         });
-        // Level ids for this symbol's reserved levels.
-        self.level_qty.reserve(2 * n);
-        self.free_levels.reserve(2 * n);
+        // Level ids for every symbol's reserved levels (a side holds at most
+        // its capacity of levels, empty ones included, before it grows).
+        let ids = self.syms.len() * 2 * n;
+        self.level_qty.reserve(ids.saturating_sub(self.level_qty.len()));
+        self.free_levels.reserve(ids.saturating_sub(self.free_levels.len()));
         self.locates[at] = self.syms.len() as u32;
         Some(SymbolId(self.syms.len() as u32 - 1))
     }
@@ -821,7 +823,14 @@ impl ItchBookBuilder {
                 *q += shares;
                 (id, *q)
             }
-            Err(at) => {
+            Err(mut at) => {
+                if levels.len() == levels.capacity() && b.empty[side as usize] > 0 {
+                    // Empty levels make room before the side grows.
+                    self.compact(sym, side);
+                    let levels = &self.syms[sym as usize].sides[side as usize];
+                    at = find_level(levels, key).err().unwrap_or(levels.len());
+                }
+                let levels = &mut self.syms[sym as usize].sides[side as usize];
                 if levels.len() == levels.capacity() {
                     self.counters.grows += 1;
                 }

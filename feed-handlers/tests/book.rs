@@ -407,6 +407,37 @@ fn deep_levels_empty_compact_and_come_back() {
     assert_eq!(book.counters().unknown_refs, 0);
 }
 
+/// A side full to its reserved capacity drops its empty levels to make
+/// room for a new price instead of growing.
+#[test]
+fn empty_levels_make_room_before_a_side_grows() {
+    const L: u16 = 9;
+    let mut book = ItchBookBuilder::new(BookConfig { levels_per_side: 8, ..BookConfig::small() });
+    let mut sink = |_e: MarketEvent| {};
+    let mut ts = 0;
+    let mut next = || {
+        ts += 1;
+        ts
+    };
+    book.handle(&directory(L, next(), "ROOM"), &mut sink);
+    for i in 0..8u64 {
+        book.handle(&add(L, next(), "ROOM", i + 1, b'B', 10, 1_000_000 + 100 * i as u32), &mut sink);
+    }
+    // Three levels below the top empty and stay; the side is at capacity.
+    for r in [2u64, 4, 6] {
+        book.handle(&delete(L, next(), r), &mut sink);
+    }
+    book.validate().unwrap();
+    // New prices between the live ones: room comes from the empty levels.
+    for (r, px) in [(20u64, 1_000_050u32), (21, 1_000_250), (22, 1_000_450)] {
+        book.handle(&add(L, next(), "ROOM", r, b'B', 5, px), &mut sink);
+        book.validate().unwrap();
+    }
+    assert_eq!(book.counters().grows, 0);
+    let bids: Vec<_> = book.levels(SymbolId(0), Side::Buy).map(|(px, _)| px).collect();
+    assert_eq!(bids, [1_000_700, 1_000_600, 1_000_450, 1_000_400, 1_000_250, 1_000_200, 1_000_050, 1_000_000]);
+}
+
 #[test]
 fn handmade_day_prints_exactly_the_printable_executions() {
     let mut book = ItchBookBuilder::new(BookConfig::small());
