@@ -103,9 +103,11 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 
 /// Chunked slab of orders, with the [`Aux`] side table in parallel chunks.
+/// A chunk is a fixed-size array, so the index inside it (masked to the
+/// chunk's size) needs no bounds check: only the chunk's own index does.
 #[derive(Clone, Debug)]
 pub(crate) struct Arena {
-    chunks: Vec<Box<[Order]>>,
+    chunks: Vec<Box<[Order; CHUNK]>>,
     aux: Vec<Box<[Aux]>>,
     free: u32,
     high: u32,
@@ -123,7 +125,11 @@ impl Arena {
 
     #[cold]
     fn add_chunk(&mut self) {
-        self.chunks.push(vec![Order::EMPTY; CHUNK].into_boxed_slice());
+        let chunk: Box<[Order; CHUNK]> = match vec![Order::EMPTY; CHUNK].into_boxed_slice().try_into() {
+            Ok(c) => c,
+            Err(_) => unreachable!("a vector of CHUNK orders is a chunk"),
+        };
+        self.chunks.push(chunk);
         // The side table of a chunk is allocated when an order of the chunk
         // first needs it (most flows never do).
         self.aux.push(Box::default());
