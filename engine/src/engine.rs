@@ -883,6 +883,29 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             // A new order that rests is linked behind the account's newest.
             optix_ring::prefetch(self.orders.get(a.tail));
         }
+        if let Input::NewOrder(o) = input {
+            // A marketable order meets the head of the opposite top level
+            // first (often an old order, out of cache).
+            let opp = o.side.opposite();
+            if let Some(top) = self.books.get(o.sym.0 as usize).and_then(|b| b.sides[opp as usize].last()) {
+                let limit = match o.ord_type {
+                    OrdType::Market => {
+                        if o.side == Side::Buy {
+                            i64::MAX
+                        } else {
+                            i64::MIN
+                        }
+                    }
+                    _ => o.price.ticks(),
+                };
+                if crosses(o.side, limit, key_price(opp, top.key)) {
+                    let head = self.levels.get(top.level).head;
+                    if head != NIL {
+                        optix_ring::prefetch(self.orders.get(head));
+                    }
+                }
+            }
+        }
         if let Some(clid) = clid {
             // The first entry with the key's tag (almost always the order;
             // a hint need not check, and checking would load the node).
