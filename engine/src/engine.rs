@@ -300,6 +300,17 @@ fn crosses(side: Side, limit: i64, px: i64) -> bool {
     }
 }
 
+/// The price limit an order matches within: its own, or no limit at all for
+/// a market order.
+#[inline]
+fn match_limit(ord_type: OrdType, side: Side, price: i64) -> i64 {
+    match (ord_type, side) {
+        (OrdType::Market, Side::Buy) => i64::MAX,
+        (OrdType::Market, Side::Sell) => i64::MIN,
+        _ => price,
+    }
+}
+
 #[inline]
 fn signed(side: Side, q: i64) -> i64 {
     match side {
@@ -633,6 +644,20 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         self.accounts[acct as usize].funds.expo += k.expo - old;
     }
 
+    /// [`Engine::open_adjust`] of a resting limit order, with the exposure
+    /// its check worked out when that still holds (`k.pos != NIL`: the
+    /// caller knows nothing moved the position since the check).
+    #[inline(always)]
+    fn open_adjust_known(&mut self, slot: u32, k: Known, lots: i64, ticklots: i128) {
+        let o = self.orders.get(slot);
+        if k.pos != NIL && o.ord_type == OrdType::Limit {
+            let side = o.side;
+            self.open_known(k, side, lots, ticklots);
+        } else {
+            self.open_adjust(slot, lots, ticklots);
+        }
+    }
+
     /// Recomputes a position's open-order exposure only (its quantity and
     /// mark did not move).
     #[inline(always)]
@@ -888,16 +913,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             // first (often an old order, out of cache).
             let opp = o.side.opposite();
             if let Some(top) = self.books.get(o.sym.0 as usize).and_then(|b| b.sides[opp as usize].last()) {
-                let limit = match o.ord_type {
-                    OrdType::Market => {
-                        if o.side == Side::Buy {
-                            i64::MAX
-                        } else {
-                            i64::MIN
-                        }
-                    }
-                    _ => o.price.ticks(),
-                };
+                let limit = match_limit(o.ord_type, o.side, o.price.ticks());
                 if crosses(o.side, limit, key_price(opp, top.key)) {
                     let head = self.levels.get(top.level).head;
                     if head != NIL {
@@ -1269,11 +1285,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// if it already has one (a triggered stop), else `NIL`.
     #[inline]
     fn execute(&mut self, x: &Exec, slot: u32, out: &mut impl EventSink) {
-        let limit = match (x.ord_type, x.side) {
-            (OrdType::Market, Side::Buy) => i64::MAX,
-            (OrdType::Market, Side::Sell) => i64::MIN,
-            _ => x.price,
-        };
+        let limit = match_limit(x.ord_type, x.side, x.price);
         let stp = self.accounts[x.oref.acct.0 as usize].spec.stp;
         if x.tif == Tif::Fok && self.fok_available(x.sym, x.side, limit, x.qty, x.oref.acct.0, stp) < x.qty {
             if slot != NIL {
@@ -1330,13 +1342,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         let shown = self.shown_for(slot, x.flags, t.leaves);
         self.orders.get_mut(slot).shown = shown;
-        if x.known.pos != NIL && !t.touched && x.ord_type == OrdType::Limit && t.leaves == x.qty {
-            // Nothing traded or moved its position since the check: its
-            // exposure is the one the check worked out.
-            self.open_known(x.known, x.side, t.leaves, i128::from(x.price) * i128::from(t.leaves));
-        } else {
-            self.open_change(slot, t.leaves);
-        }
+        // Untouched and whole, nothing moved its position since the check:
+        // its exposure is the one the check worked out.
+        let known = if !t.touched && t.leaves == x.qty { x.known } else { UNKNOWN };
+        self.open_adjust_known(slot, known, t.leaves, i128::from(self.value_px(slot)) * i128::from(t.leaves));
         self.rest(slot, out);
     }
 
@@ -2445,11 +2454,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 return;
             }
             let cut = o.leaves - new_leaves;
-            if known.pos != NIL && o.ord_type == OrdType::Limit {
-                self.open_known(known, o.side, -cut, -i128::from(o.price) * i128::from(cut));
-            } else {
-                self.open_change(slot, -cut);
-            }
+            let value_px = self.value_px(slot);
+            self.open_adjust_known(slot, known, -cut, -i128::from(value_px) * i128::from(cut));
             let n = self.orders.get_mut(slot);
             n.leaves = new_leaves;
             let shown = n.shown.min(new_leaves);
@@ -2488,11 +2494,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             n.leaves = new_leaves;
             n.shown = shown;
             let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
-            if known.pos != NIL && o.ord_type == OrdType::Limit {
-                self.open_known(known, o.side, new_leaves - o.leaves, moved);
-            } else {
-                self.open_adjust(slot, new_leaves - o.leaves, moved);
-            }
+            self.open_adjust_known(slot, known, new_leaves - o.leaves, moved);
             self.rest(slot, out);
             return self.run_stops(b, out);
         }
