@@ -1,7 +1,8 @@
 //! Order storage and price levels.
 //!
 //! - [`Arena`]: every working order lives in a slot of a chunked arena
-//!   (chunks of 1024 orders, 80 bytes each), addressed by a `u32` slot and
+//!   (chunks of 1024 orders, 64 bytes each, one cache line, with each
+//!   order's total quantity beside them), addressed by a `u32` slot and
 //!   recycled through a free list. Chunks are only added when the number of
 //!   working orders reaches a new high, so a steady state never allocates,
 //!   and memory follows the peak, not the history.
@@ -31,9 +32,9 @@ pub(crate) const FLAG_HELD: u8 = 8;
 /// Flag: a GTD order; its expiry is in [`Aux`].
 pub(crate) const FLAG_GTD: u8 = 16;
 
-/// What few orders carry, kept beside the arena by slot so the 80-byte node
-/// stays as it is: display size, stop price and its arrival stamp, expiry.
-/// Only read for orders whose flags say so.
+/// What few orders carry, kept beside the arena by slot so the node stays
+/// one cache line: display and shown sizes, stop price and its arrival
+/// stamp, expiry. Only read for orders whose flags say so.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Aux {
     /// Display size of a reserve order, in lots.
@@ -44,11 +45,19 @@ pub(crate) struct Aux {
     pub arrival: u64,
     /// Expiry of a GTD order.
     pub expire: u64,
+    /// The part of a reserve order shown in the book (an order without a
+    /// reserve shows all its open quantity, so keeps none here).
+    pub shown: i64,
 }
 
-/// A working order. `#[repr(C)]`, 80 bytes. (Reserve display sizes, stop
-/// prices and expiries, which few orders carry, belong in side tables.)
-#[repr(C)]
+/// A working order: one cache line (64 bytes, aligned), so that reaching
+/// an order out of cache costs one miss and one prefetch covers it. What
+/// few orders carry (reserve display and shown sizes, stop prices,
+/// expiries) is in the [`Aux`] side table, and the order's total quantity,
+/// which only entry, replace and self-trade decrement touch, in a parallel
+/// array: filled = total - leaves, so a fill writes nothing outside the
+/// node.
+#[repr(C, align(64))]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Order {
     pub id: u64,
@@ -57,24 +66,24 @@ pub(crate) struct Order {
     pub price: i64,
     /// Open quantity, hidden reserve included.
     pub leaves: i64,
-    /// Filled so far.
-    pub filled: i64,
-    /// The part shown in the book.
-    pub shown: i64,
     pub prev: u32,
     pub next: u32,
     pub acct_prev: u32,
     pub acct_next: u32,
     pub level: u32,
     pub acct: u32,
-    pub sym: u32,
+    /// Symbol (the engine holds at most [`MAX_SYMBOLS`]).
+    pub sym: u16,
     pub side: Side,
     pub tif: Tif,
     pub ord_type: OrdType,
     pub flags: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<Order>() == 80);
+const _: () = assert!(core::mem::size_of::<Order>() == 64);
+
+/// Most instruments an engine holds (an order keeps its symbol in 16 bits).
+pub const MAX_SYMBOLS: usize = 1 << 16;
 
 impl Order {
     pub(crate) const EMPTY: Order = Order {
@@ -82,8 +91,6 @@ impl Order {
         clid: 0,
         price: 0,
         leaves: 0,
-        filled: 0,
-        shown: 0,
         prev: NIL,
         next: NIL,
         acct_prev: NIL,
@@ -108,6 +115,9 @@ const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 #[derive(Clone, Debug)]
 pub(crate) struct Arena {
     chunks: Vec<Box<[Order; CHUNK]>>,
+    /// Each order's total quantity (filled + leaves), in chunks by slot
+    /// like the nodes.
+    totals: Vec<Box<[i64; CHUNK]>>,
     aux: Vec<Box<[Aux]>>,
     free: u32,
     high: u32,
@@ -116,7 +126,7 @@ pub(crate) struct Arena {
 
 impl Arena {
     pub(crate) fn with_capacity(orders: usize) -> Self {
-        let mut a = Arena { chunks: Vec::new(), aux: Vec::new(), free: NIL, high: 0, live: 0 };
+        let mut a = Arena { chunks: Vec::new(), totals: Vec::new(), aux: Vec::new(), free: NIL, high: 0, live: 0 };
         while a.chunks.len() * CHUNK < orders.max(1) {
             a.add_chunk();
         }
@@ -125,11 +135,15 @@ impl Arena {
 
     #[cold]
     fn add_chunk(&mut self) {
-        let chunk: Box<[Order; CHUNK]> = match vec![Order::EMPTY; CHUNK].into_boxed_slice().try_into() {
-            Ok(c) => c,
-            Err(_) => unreachable!("a vector of CHUNK orders is a chunk"),
+        // Built on the heap element by element (a whole chunk would pass
+        // through the stack).
+        let (Ok(orders), Ok(totals)) =
+            (vec![Order::EMPTY; CHUNK].into_boxed_slice().try_into(), vec![0; CHUNK].into_boxed_slice().try_into())
+        else {
+            unreachable!("vectors of CHUNK elements make a chunk")
         };
-        self.chunks.push(chunk);
+        self.chunks.push(orders);
+        self.totals.push(totals);
         // The side table of a chunk is allocated when an order of the chunk
         // first needs it (most flows never do).
         self.aux.push(Box::default());
@@ -138,7 +152,7 @@ impl Arena {
     /// The side-table entry of a slot (default if never written).
     #[inline]
     pub(crate) fn aux(&self, s: u32) -> &Aux {
-        const NONE: Aux = Aux { display: 0, stop: 0, arrival: 0, expire: 0 };
+        const NONE: Aux = Aux { display: 0, stop: 0, arrival: 0, expire: 0, shown: 0 };
         self.aux[(s >> CHUNK_BITS) as usize].get((s & CHUNK_MASK) as usize).unwrap_or(&NONE)
     }
 
@@ -200,6 +214,47 @@ impl Arena {
     #[inline]
     pub(crate) fn get_mut(&mut self, s: u32) -> &mut Order {
         &mut self.chunks[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
+    }
+
+    /// Total quantity of the order in slot `s` (filled + leaves).
+    #[inline]
+    pub(crate) fn total(&self, s: u32) -> i64 {
+        self.totals[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
+    }
+
+    /// Sets the total quantity of the order in slot `s`.
+    #[inline(always)]
+    pub(crate) fn set_total(&mut self, s: u32, total: i64) {
+        self.totals[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize] = total;
+    }
+
+    /// Filled quantity of the order in slot `s`.
+    #[inline]
+    pub(crate) fn filled(&self, s: u32) -> i64 {
+        self.total(s) - self.get(s).leaves
+    }
+
+    /// The part of the order in slot `s` shown in the book: its open
+    /// quantity, or for a reserve order the shown part kept aside.
+    #[inline]
+    pub(crate) fn shown(&self, s: u32) -> i64 {
+        let o = self.get(s);
+        if o.flags & FLAG_RESERVE != 0 {
+            self.aux(s).shown
+        } else {
+            o.leaves
+        }
+    }
+
+    /// Sets the shown part of a reserve order (others show their open
+    /// quantity, so there is nothing to keep).
+    #[inline(always)]
+    pub(crate) fn set_shown(&mut self, s: u32, shown: i64) {
+        if self.get(s).flags & FLAG_RESERVE != 0 {
+            self.aux_mut(s).shown = shown;
+        } else {
+            debug_assert_eq!(shown, self.get(s).leaves, "an order without a reserve shows all of it");
+        }
     }
 }
 

@@ -364,7 +364,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     }
 
     /// Adds an instrument (configuration, not the hot path).
+    ///
+    /// # Panics
+    ///
+    /// Past [`MAX_SYMBOLS`] instruments; callers that take instruments
+    /// from outside check the count first (the script parser and the
+    /// matcher thread refuse the one too many).
     pub fn add_instrument(&mut self, instrument: Instrument) -> SymbolId {
+        assert!(self.instruments.len() < MAX_SYMBOLS, "an engine holds at most {MAX_SYMBOLS} instruments");
         self.instruments.push(instrument);
         let n = self.levels_per_side;
         self.books.push(Book {
@@ -542,7 +549,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     fn fill_working(&mut self, slot: u32, px: i64, lots: i64) -> Money {
         let value_px = self.value_px(slot);
         let o = self.orders.get(slot);
-        let (acct, sym, side) = (o.acct, o.sym, o.side);
+        let (acct, sym, side) = (o.acct, u32::from(o.sym), o.side);
         let idx = self.pos_index(acct, sym);
         let p = &mut self.positions[idx as usize];
         p.open[side as usize] -= lots;
@@ -617,7 +624,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(always)]
     fn open_adjust(&mut self, slot: u32, lots: i64, ticklots: i128) {
         let o = self.orders.get(slot);
-        let (acct, sym, side) = (o.acct, o.sym, o.side as usize);
+        let (acct, sym, side) = (o.acct, u32::from(o.sym), o.side as usize);
         let idx = self.pos_index(acct, sym);
         let p = &mut self.positions[idx as usize];
         p.open[side] += lots;
@@ -1239,24 +1246,24 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             clid: x.oref.clid.0,
             price: x.price,
             leaves,
-            filled,
-            shown: leaves,
             prev: NIL,
             next: NIL,
             acct_prev: NIL,
             acct_next: NIL,
             level: NIL,
             acct: x.oref.acct.0,
-            sym: x.sym.0,
+            sym: x.sym.0 as u16,
             side: x.side,
             tif: x.tif,
             ord_type: x.ord_type,
             flags: x.flags,
         };
+        self.orders.set_total(slot, leaves + filled);
         if x.flags & (FLAG_RESERVE | FLAG_GTD) != 0 {
             let a = self.orders.aux_mut(slot);
             a.display = x.display;
             a.expire = x.expire;
+            a.shown = leaves;
             if x.flags & FLAG_GTD != 0 {
                 self.gtd_live += 1;
                 if self.expiries.len() >= 2 * self.gtd_live + 64 {
@@ -1315,7 +1322,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         self.take(x.sym, &mut t, out);
         if t.leaves == 0 {
-            return self.finish(slot, x, t.filled);
+            return self.finish(slot, x);
         }
         let reason = if x.ord_type == OrdType::Market {
             Some(CancelReason::NoLiquidity)
@@ -1327,7 +1334,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             }
         };
         if let Some(reason) = reason {
-            self.finish(slot, x, t.filled);
+            self.finish(slot, x);
             return self
                 .emit(out, EventKind::Cancelled { order: x.oref, sym: x.sym, qty: Qty::from_lots(t.leaves), reason });
         }
@@ -1336,12 +1343,12 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         } else {
             let n = self.orders.get_mut(slot);
             n.leaves = t.leaves;
-            n.filled = t.filled;
             n.ord_type = x.ord_type;
+            self.orders.set_total(slot, t.filled + t.leaves);
             slot
         };
         let shown = self.shown_for(slot, x.flags, t.leaves);
-        self.orders.get_mut(slot).shown = shown;
+        self.orders.set_shown(slot, shown);
         // Untouched and whole, nothing moved its position since the check:
         // its exposure is the one the check worked out.
         let known = if !t.touched && t.leaves == x.qty { x.known } else { UNKNOWN };
@@ -1351,9 +1358,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// An executed order that does not rest: releases its slot if it has one.
     #[inline]
-    fn finish(&mut self, slot: u32, _x: &Exec, filled: i64) {
+    fn finish(&mut self, slot: u32, _x: &Exec) {
         if slot != NIL {
-            self.orders.get_mut(slot).filled = filled;
             self.close(slot);
         }
     }
@@ -1487,21 +1493,23 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         optix_ring::prefetch(self.orders.get(m.next));
                     }
                 }
+                let shown = self.orders.shown(head);
+                let q = t.leaves.min(shown);
                 let m = self.orders.get_mut(head);
-                let q = t.leaves.min(m.shown);
-                m.shown -= q;
                 m.leaves -= q;
-                m.filled += q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
+                let maker_leaves = m.leaves;
+                if m.flags & FLAG_RESERVE != 0 {
+                    self.orders.aux_mut(head).shown = shown - q;
+                }
+                // (Without a reserve, shown is all the open quantity: no refill.)
+                let refill = shown == q && maker_leaves > 0;
+                let maker_done = maker_leaves == 0;
                 let maker_fee = self.fill_working(head, px, q);
                 if tpos == NIL {
                     tpos = self.pos_index(t.oref.acct.0, sym.0);
                 }
                 let taker_fee = self.fill_at(tpos, side, px, q);
-                let m = self.orders.get(head);
-                let maker_leaves = m.leaves;
-                let refill = m.shown == 0 && m.leaves > 0;
-                let maker_done = m.leaves == 0;
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
                 l.total -= q;
@@ -1646,13 +1654,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     );
                 } else {
                     self.open_change(head, -q);
+                    let was_shown = self.orders.shown(head);
                     let n = self.orders.get_mut(head);
                     n.leaves -= q;
-                    let shown = n.shown.min(n.leaves);
-                    let cut_shown = n.shown - shown;
-                    n.shown = shown;
+                    let shown = was_shown.min(n.leaves);
+                    self.orders.set_shown(head, shown);
+                    let total = self.orders.total(head) - q;
+                    self.orders.set_total(head, total);
                     let l = self.levels.get_mut(lvl);
-                    l.shown -= cut_shown;
+                    l.shown -= was_shown - shown;
                     l.total -= q;
                     self.emit(
                         out,
@@ -1660,7 +1670,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                             order: maker,
                             sym,
                             price: Price::from_ticks(m.price),
-                            qty: Qty::from_lots(m.filled + m.leaves - q),
+                            qty: Qty::from_lots(total),
                             leaves: Qty::from_lots(m.leaves - q),
                             stop: Price::NONE,
                         },
@@ -1693,8 +1703,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// itself is removed by the matching loop when it empties).
     fn remove_head(&mut self, lvl: u32, head: u32) {
         let o = *self.orders.get(head);
+        let shown = self.orders.shown(head);
         let l = self.levels.get_mut(lvl);
-        l.shown -= o.shown;
+        l.shown -= shown;
         l.total -= o.leaves;
         self.pop_head(lvl, head);
         let n = self.orders.get_mut(head);
@@ -1708,9 +1719,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(never)]
     fn refill(&mut self, lvl: u32, slot: u32) {
         let display = self.orders.aux(slot).display;
-        let n = self.orders.get_mut(slot);
-        let shown = n.leaves.min(display);
-        n.shown = shown;
+        let shown = self.orders.get(slot).leaves.min(display);
+        self.orders.set_shown(slot, shown);
         self.levels.get_mut(lvl).shown += shown;
         if self.levels.get(lvl).tail == slot {
             return;
@@ -1730,6 +1740,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// emits the level update.
     fn rest(&mut self, slot: u32, out: &mut impl EventSink) {
         let o = *self.orders.get(slot);
+        let o_shown = self.orders.shown(slot);
         let book = &mut self.books[o.sym as usize];
         let key = side_key(o.side, o.price);
         let s = o.side as usize;
@@ -1787,7 +1798,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             l.head = slot;
         }
         l.count += 1;
-        l.shown += o.shown;
+        l.shown += o_shown;
         l.total += o.leaves;
         let shown = l.shown;
         if tail != NIL {
@@ -1800,7 +1811,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         self.emit(
             out,
             EventKind::LevelChanged {
-                sym: SymbolId(o.sym),
+                sym: SymbolId(u32::from(o.sym)),
                 side: o.side,
                 price: Price::from_ticks(o.price),
                 qty: Qty::from_lots(shown),
@@ -1828,6 +1839,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// aggregate.
     fn unlink_level(&mut self, slot: u32) -> i64 {
         let o = *self.orders.get(slot);
+        let o_shown = self.orders.shown(slot);
         if o.prev != NIL {
             self.orders.get_mut(o.prev).next = o.next;
         }
@@ -1842,7 +1854,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             l.tail = o.prev;
         }
         l.count -= 1;
-        l.shown -= o.shown;
+        l.shown -= o_shown;
         l.total -= o.leaves;
         let (count, shown) = (l.count, l.shown);
         let lvl = o.level;
@@ -2104,9 +2116,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     fn run_triggered(&mut self, slot: u32, last: i64, out: &mut impl EventSink) {
         let o = *self.orders.get(slot);
         let oref = self.order_ref(slot);
-        let sym = SymbolId(o.sym);
+        let sym = SymbolId(u32::from(o.sym));
         self.emit(out, EventKind::Triggered { order: oref, sym, last: Price::from_ticks(last) });
-        if self.killed(o.acct, o.sym, o.side, o.leaves) {
+        if self.killed(o.acct, u32::from(o.sym), o.side, o.leaves) {
             self.close(slot);
             return self.reject(out, oref, CmdKind::New, RejectReason::KillSwitch);
         }
@@ -2118,7 +2130,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let (chk, _) = self.order_check(
             CheckKind::Triggered,
             o.acct,
-            o.sym,
+            u32::from(o.sym),
             o.side,
             ord_type,
             o.tif,
@@ -2252,7 +2264,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             Some(self.unlink_level(slot))
         };
         self.close(slot);
-        let sym = SymbolId(o.sym);
+        let sym = SymbolId(u32::from(o.sym));
         let qty = Qty::from_lots(o.leaves);
         match reason {
             Some(reason) => self.emit(out, EventKind::Cancelled { order: oref, sym, qty, reason }),
@@ -2323,7 +2335,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         while s != NIL {
             let o = self.orders.get(s);
             let next = o.acct_next;
-            if m.sym.is_none_or(|sym| sym.0 == o.sym) {
+            if m.sym.is_none_or(|sym| sym.0 == u32::from(o.sym)) {
                 self.drop_slot(s, Some(CancelReason::MassCancel), out);
             }
             s = next;
@@ -2344,7 +2356,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let old_stop = if waiting { self.orders.aux(slot).stop } else { 0 };
         let new_price = if r.price.is_none() { o.price } else { r.price.ticks() };
         let new_stop = if r.stop_price.is_none() { old_stop } else { r.stop_price.ticks() };
-        let old_total = o.filled + o.leaves;
+        let old_total = self.orders.total(slot);
+        let old_filled = old_total - o.leaves;
         let new_total = if r.qty.is_zero() { old_total } else { r.qty.lots() };
         let invalid = if stop_cmd && !r.stop_price.is_none() && !waiting {
             Some(RejectReason::InvalidOrderType)
@@ -2362,10 +2375,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             Some(RejectReason::InvalidQty)
         } else if new_total > MAX_QTY_LOTS {
             Some(RejectReason::QtyTooLarge)
-        } else if new_total <= o.filled {
+        } else if new_total <= old_filled {
             Some(RejectReason::QtyNotAboveFilled)
         } else if o.flags & FLAG_RESERVE != 0
-            && new_total - o.filled > self.orders.aux(slot).display * MAX_RESERVE_PARTS
+            && new_total - old_filled > self.orders.aux(slot).display * MAX_RESERVE_PARTS
         {
             Some(RejectReason::InvalidQty)
         } else {
@@ -2374,13 +2387,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if let Some(e) = invalid {
             return self.reject(out, oref, CmdKind::Replace, e);
         }
-        let new_leaves = new_total - o.filled;
-        let sym = SymbolId(o.sym);
+        let new_leaves = new_total - old_filled;
+        let sym = SymbolId(u32::from(o.sym));
         let b = o.sym as usize;
         if self.books[b].halted {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::SymbolHalted);
         }
-        if self.killed(o.acct, o.sym, o.side, new_leaves) {
+        if self.killed(o.acct, u32::from(o.sym), o.side, new_leaves) {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::KillSwitch);
         }
         let in_book = !waiting && !held;
@@ -2393,7 +2406,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let (chk, known) = self.order_check(
             CheckKind::Replace,
             o.acct,
-            o.sym,
+            u32::from(o.sym),
             o.side,
             o.ord_type,
             o.tif,
@@ -2433,7 +2446,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let n = self.orders.get_mut(slot);
             n.price = new_price;
             n.leaves = new_leaves;
-            n.shown = new_leaves;
+            self.orders.set_shown(slot, new_leaves);
+            self.orders.set_total(slot, new_total);
             if waiting {
                 self.orders.aux_mut(slot).stop = new_stop;
             }
@@ -2456,11 +2470,12 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let cut = o.leaves - new_leaves;
             let value_px = self.value_px(slot);
             self.open_adjust_known(slot, known, -cut, -i128::from(value_px) * i128::from(cut));
-            let n = self.orders.get_mut(slot);
-            n.leaves = new_leaves;
-            let shown = n.shown.min(new_leaves);
-            let cut_shown = n.shown - shown;
-            n.shown = shown;
+            let was_shown = self.orders.shown(slot);
+            self.orders.get_mut(slot).leaves = new_leaves;
+            let shown = was_shown.min(new_leaves);
+            let cut_shown = was_shown - shown;
+            self.orders.set_shown(slot, shown);
+            self.orders.set_total(slot, new_total);
             let l = self.levels.get_mut(o.level);
             l.shown -= cut_shown;
             l.total -= cut;
@@ -2492,7 +2507,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let n = self.orders.get_mut(slot);
             n.price = new_price;
             n.leaves = new_leaves;
-            n.shown = shown;
+            self.orders.set_shown(slot, shown);
+            if new_total != old_total {
+                self.orders.set_total(slot, new_total);
+            }
             let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
             self.open_adjust_known(slot, known, new_leaves - o.leaves, moved);
             self.rest(slot, out);
@@ -2516,8 +2534,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let n = self.orders.get_mut(slot);
         n.price = new_price;
         n.leaves = t.leaves;
-        n.shown = shown;
-        n.filled = o.filled + t.filled;
+        self.orders.set_shown(slot, shown);
+        self.orders.set_total(slot, old_filled + t.filled + t.leaves);
         if t.leaves == 0 {
             self.close(slot);
         } else {
@@ -2752,11 +2770,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 avail -= q;
                 used += q;
                 let fee = self.fill_working(head, px, q);
+                let shown = self.orders.shown(head);
                 let m = self.orders.get_mut(head);
                 m.leaves -= q;
-                m.shown -= q;
-                m.filled += q;
                 let leaves = m.leaves;
+                if m.flags & FLAG_RESERVE != 0 {
+                    self.orders.aux_mut(head).shown = shown - q;
+                }
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
                 l.total -= q;
@@ -3029,15 +3049,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if p.held == 1 {
             if o.leaves == q {
                 // Closed with its leaves: `close` takes them off the open orders.
-                self.orders.get_mut(p.slot).filled += q;
                 self.unlink_held(p.slot);
                 self.close(p.slot);
                 return;
             }
             let n = self.orders.get_mut(p.slot);
             n.leaves -= q;
-            n.filled += q;
-            n.shown = n.leaves;
+            let leaves = n.leaves;
+            self.orders.set_shown(p.slot, leaves);
             return;
         }
         if !touched.contains(&(side, o.price)) {
@@ -3045,18 +3064,18 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         }
         if o.leaves == q {
             self.unlink_level(p.slot);
-            self.orders.get_mut(p.slot).filled += q;
             self.close(p.slot);
             return;
         }
         let display_shown = self.shown_for(p.slot, o.flags, o.leaves - q);
+        let was_shown = self.orders.shown(p.slot);
         let n = self.orders.get_mut(p.slot);
         n.leaves -= q;
-        n.filled += q;
-        let shown = if n.shown > q { (n.shown - q).min(n.leaves) } else { display_shown };
-        let shown = if o.flags & FLAG_RESERVE == 0 { n.leaves } else { shown };
-        let delta = n.shown - shown;
-        n.shown = shown;
+        let leaves = n.leaves;
+        let shown = if was_shown > q { (was_shown - q).min(leaves) } else { display_shown };
+        let shown = if o.flags & FLAG_RESERVE == 0 { leaves } else { shown };
+        let delta = was_shown - shown;
+        self.orders.set_shown(p.slot, shown);
         let l = self.levels.get_mut(o.level);
         l.shown -= delta;
         l.total -= q;
@@ -3068,7 +3087,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let mut s = a.head;
             while s != NIL {
                 let o = self.orders.get(s);
-                let idx = self.pos_find(i as u32, o.sym).ok_or(format!("order {} has no position", o.id))?;
+                let idx = self.pos_find(i as u32, u32::from(o.sym)).ok_or(format!("order {} has no position", o.id))?;
                 let e = &mut open[idx as usize];
                 e.0[o.side as usize] += o.leaves;
                 e.1[o.side as usize] += i128::from(self.value_px(s)) * i128::from(o.leaves);
@@ -3211,8 +3230,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         h.u64(o.clid);
         h.u64(o.price as u64);
         h.u64(o.leaves as u64);
-        h.u64(o.filled as u64);
-        h.u64(o.shown as u64);
+        h.u64(self.orders.filled(s) as u64);
+        h.u64(self.orders.shown(s) as u64);
         h.u64(u64::from(o.acct) | u64::from(o.sym) << 32);
         h.u64(o.side as u64 | (o.tif as u64) << 8 | (o.ord_type as u64) << 16 | u64::from(o.flags) << 24);
         if o.flags & (FLAG_RESERVE | FLAG_STOP | FLAG_GTD) != 0 {
@@ -3267,19 +3286,22 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     let mut s = l.head;
                     while s != NIL {
                         let o = self.orders.get(s);
+                        let o_shown = self.orders.shown(s);
                         if o.prev != prev || o.level != r.level || o.price != l.price || o.side != side {
                             return Err(format!("sym {b}: order {} badly linked", o.id));
                         }
-                        if o.sym as usize != b || o.leaves <= 0 || o.shown <= 0 || o.shown > o.leaves {
+                        if o.sym as usize != b
+                            || o.leaves <= 0
+                            || o_shown <= 0
+                            || o_shown > o.leaves
+                            || self.orders.filled(s) < 0
+                        {
                             return Err(format!("sym {b}: order {} bad quantities", o.id));
                         }
                         if o.flags & (FLAG_STOP | FLAG_HELD) != 0 || matches!(o.tif, Tif::Opg | Tif::Cls) {
                             return Err(format!("sym {b}: order {} in a level is a stop or held", o.id));
                         }
-                        if o.flags & FLAG_RESERVE == 0 && o.shown != o.leaves {
-                            return Err(format!("sym {b}: plain order {} hides quantity", o.id));
-                        }
-                        if o.flags & FLAG_RESERVE != 0 && o.shown > self.orders.aux(s).display {
+                        if o.flags & FLAG_RESERVE != 0 && o_shown > self.orders.aux(s).display {
                             return Err(format!("sym {b}: reserve order {} shows more than its display", o.id));
                         }
                         if self.find_live(AccountId(o.acct), ClientOrderId(o.clid)) != Some(s) {
@@ -3287,7 +3309,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         }
                         per_acct[o.acct as usize] += 1;
                         n += 1;
-                        shown += o.shown;
+                        shown += o_shown;
                         total += o.leaves;
                         prev = s;
                         s = o.next;
@@ -3314,7 +3336,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         || r.key != stop_key(side, a.stop)
                         || r.arrival != a.arrival
                         || o.leaves <= 0
-                        || o.filled != 0
+                        || self.orders.filled(r.slot) != 0
                     {
                         return Err(format!("sym {b}: waiting stop {} inconsistent", o.id));
                     }
@@ -3333,7 +3355,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     if o.prev != prev || o.flags & FLAG_HELD == 0 || o.tif != want || o.sym as usize != b {
                         return Err(format!("sym {b}: held order {} badly linked", o.id));
                     }
-                    if o.level != NIL || o.leaves <= 0 || o.filled != 0 {
+                    if o.level != NIL || o.leaves <= 0 || self.orders.filled(s) != 0 {
                         return Err(format!("sym {b}: held order {} inconsistent", o.id));
                     }
                     if self.find_live(AccountId(o.acct), ClientOrderId(o.clid)) != Some(s) {

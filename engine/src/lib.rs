@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod types;
 
 pub use account::FeeModel;
+pub use book::MAX_SYMBOLS;
 pub use check::{CheckKind, OrderCheck, Permissive, PreTradeCheck, RiskConfig, RiskLimits};
 pub use engine::{AccountReport, AccountSpec, Engine, EngineConfig, PositionReport, MAX_RESERVE_PARTS, PREFETCH_NEAR};
 pub use event::*;

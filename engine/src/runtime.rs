@@ -507,7 +507,7 @@ impl<R: PreTradeCheck> Matcher<R> {
     #[cold]
     #[inline(never)]
     fn add_instrument(&mut self, sym: SymbolId, inst: Instrument) {
-        if sym.0 != self.instruments {
+        if sym.0 != self.instruments || sym.0 as usize >= crate::MAX_SYMBOLS {
             self.stats.instruments_refused += 1;
             return;
         }

@@ -323,6 +323,9 @@ impl Parser {
                 if let Some(r) = o.get("ref") {
                     ins.ref_price = ins.parse_price(r).map_err(|e| format!("bad ref '{r}': {e}"))?;
                 }
+                if self.instruments.len() >= crate::MAX_SYMBOLS {
+                    return Err(format!("too many instruments (at most {})", crate::MAX_SYMBOLS));
+                }
                 self.syms.declare(t[1])?;
                 self.instruments.push(ins);
                 Ok(Some(Step::Instrument(ins)))

@@ -1453,3 +1453,14 @@ fn trade_ids_increase_from_one() {
     let want: Vec<(u64, &str)> = (1..=4).flat_map(|t| [(t, "trade"), (t, "fill"), (t, "fill")]).collect();
     assert_eq!(trades, want);
 }
+
+#[test]
+fn a_script_past_the_instrument_limit_stops_with_its_line() {
+    let mut text = String::new();
+    for k in 0..=optix_engine::MAX_SYMBOLS {
+        text.push_str(&format!("instrument S{k} tick=0.01\n"));
+    }
+    let err = Parser::new().parse_all(&text).unwrap_err();
+    assert_eq!(err.line, optix_engine::MAX_SYMBOLS + 1);
+    assert!(err.msg.contains("too many instruments"), "{}", err.msg);
+}
