@@ -1,8 +1,9 @@
 //! Order storage and price levels.
 //!
 //! - [`Arena`]: every working order lives in a slot of a chunked arena
-//!   (chunks of 1024 orders, 64 bytes each, one cache line, with each
-//!   order's total quantity beside them), addressed by a `u32` slot and
+//!   (chunks of 1024 orders, 64 bytes each, one cache line, with the
+//!   filled quantity of partly filled orders beside them), addressed by a
+//!   `u32` slot and
 //!   recycled through a free list. Chunks are only added when the number of
 //!   working orders reaches a new high, so a steady state never allocates,
 //!   and memory follows the peak, not the history.
@@ -31,6 +32,9 @@ pub(crate) const FLAG_STOP: u8 = 4;
 pub(crate) const FLAG_HELD: u8 = 8;
 /// Flag: a GTD order; its expiry is in [`Aux`].
 pub(crate) const FLAG_GTD: u8 = 16;
+/// Flag: the order is partly filled; its filled quantity is in the arena's
+/// parallel array (without the flag it is 0, and the array is not read).
+pub(crate) const FLAG_FILLED: u8 = 32;
 
 /// What few orders carry, kept beside the arena by slot so the node stays
 /// one cache line: display and shown sizes, stop price and its arrival
@@ -53,10 +57,9 @@ pub(crate) struct Aux {
 /// A working order: one cache line (64 bytes, aligned), so that reaching
 /// an order out of cache costs one miss and one prefetch covers it. What
 /// few orders carry (reserve display and shown sizes, stop prices,
-/// expiries) is in the [`Aux`] side table, and the order's total quantity,
-/// which only entry, replace and self-trade decrement touch, in a parallel
-/// array: filled = total - leaves, so a fill writes nothing outside the
-/// node.
+/// expiries) is in the [`Aux`] side table, and the filled quantity of a
+/// partly filled order ([`FLAG_FILLED`]) in a parallel array: an order that
+/// enters, rests, is cancelled or fills in full never touches it.
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Order {
@@ -115,9 +118,9 @@ const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 #[derive(Clone, Debug)]
 pub(crate) struct Arena {
     chunks: Vec<Box<[Order; CHUNK]>>,
-    /// Each order's total quantity (filled + leaves), in chunks by slot
-    /// like the nodes.
-    totals: Vec<Box<[i64; CHUNK]>>,
+    /// Filled quantity of partly filled orders ([`FLAG_FILLED`]), in
+    /// chunks by slot like the nodes.
+    fills: Vec<Box<[i64; CHUNK]>>,
     aux: Vec<Box<[Aux]>>,
     free: u32,
     high: u32,
@@ -126,7 +129,7 @@ pub(crate) struct Arena {
 
 impl Arena {
     pub(crate) fn with_capacity(orders: usize) -> Self {
-        let mut a = Arena { chunks: Vec::new(), totals: Vec::new(), aux: Vec::new(), free: NIL, high: 0, live: 0 };
+        let mut a = Arena { chunks: Vec::new(), fills: Vec::new(), aux: Vec::new(), free: NIL, high: 0, live: 0 };
         while a.chunks.len() * CHUNK < orders.max(1) {
             a.add_chunk();
         }
@@ -137,13 +140,13 @@ impl Arena {
     fn add_chunk(&mut self) {
         // Built on the heap element by element (a whole chunk would pass
         // through the stack).
-        let (Ok(orders), Ok(totals)) =
+        let (Ok(orders), Ok(fills)) =
             (vec![Order::EMPTY; CHUNK].into_boxed_slice().try_into(), vec![0; CHUNK].into_boxed_slice().try_into())
         else {
             unreachable!("vectors of CHUNK elements make a chunk")
         };
         self.chunks.push(orders);
-        self.totals.push(totals);
+        self.fills.push(fills);
         // The side table of a chunk is allocated when an order of the chunk
         // first needs it (most flows never do).
         self.aux.push(Box::default());
@@ -216,22 +219,38 @@ impl Arena {
         &mut self.chunks[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
     }
 
-    /// Total quantity of the order in slot `s` (filled + leaves).
-    #[inline]
-    pub(crate) fn total(&self, s: u32) -> i64 {
-        self.totals[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
-    }
-
-    /// Sets the total quantity of the order in slot `s`.
-    #[inline(always)]
-    pub(crate) fn set_total(&mut self, s: u32, total: i64) {
-        self.totals[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize] = total;
-    }
-
     /// Filled quantity of the order in slot `s`.
     #[inline]
     pub(crate) fn filled(&self, s: u32) -> i64 {
-        self.total(s) - self.get(s).leaves
+        if self.get(s).flags & FLAG_FILLED != 0 {
+            self.fills[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize]
+        } else {
+            0
+        }
+    }
+
+    /// Total quantity of the order in slot `s` (filled + leaves).
+    #[inline]
+    pub(crate) fn total(&self, s: u32) -> i64 {
+        self.filled(s) + self.get(s).leaves
+    }
+
+    /// Sets the filled quantity of the order in slot `s`.
+    #[inline]
+    pub(crate) fn set_filled(&mut self, s: u32, filled: i64) {
+        if filled == 0 {
+            self.get_mut(s).flags &= !FLAG_FILLED;
+        } else {
+            self.get_mut(s).flags |= FLAG_FILLED;
+            self.fills[(s >> CHUNK_BITS) as usize][(s & CHUNK_MASK) as usize] = filled;
+        }
+    }
+
+    /// Adds a fill of `q` to the order in slot `s` that stays working.
+    #[inline]
+    pub(crate) fn add_filled(&mut self, s: u32, q: i64) {
+        let f = self.filled(s);
+        self.set_filled(s, f + q);
     }
 
     /// The part of the order in slot `s` shown in the book: its open

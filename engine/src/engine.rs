@@ -1258,7 +1258,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             ord_type: x.ord_type,
             flags: x.flags,
         };
-        self.orders.set_total(slot, leaves + filled);
+        if filled != 0 {
+            self.orders.set_filled(slot, filled);
+        }
         if x.flags & (FLAG_RESERVE | FLAG_GTD) != 0 {
             let a = self.orders.aux_mut(slot);
             a.display = x.display;
@@ -1344,7 +1346,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let n = self.orders.get_mut(slot);
             n.leaves = t.leaves;
             n.ord_type = x.ord_type;
-            self.orders.set_total(slot, t.filled + t.leaves);
+            self.orders.set_filled(slot, t.filled);
             slot
         };
         let shown = self.shown_for(slot, x.flags, t.leaves);
@@ -1501,6 +1503,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 let maker_leaves = m.leaves;
                 if m.flags & FLAG_RESERVE != 0 {
                     self.orders.aux_mut(head).shown = shown - q;
+                }
+                if maker_leaves > 0 {
+                    self.orders.add_filled(head, q);
                 }
                 // (Without a reserve, shown is all the open quantity: no refill.)
                 let refill = shown == q && maker_leaves > 0;
@@ -1659,8 +1664,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     n.leaves -= q;
                     let shown = was_shown.min(n.leaves);
                     self.orders.set_shown(head, shown);
-                    let total = self.orders.total(head) - q;
-                    self.orders.set_total(head, total);
+                    // (Both sides lose `q` open lots; the maker's fills stay.)
+                    let total = self.orders.total(head);
                     let l = self.levels.get_mut(lvl);
                     l.shown -= was_shown - shown;
                     l.total -= q;
@@ -2356,8 +2361,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let old_stop = if waiting { self.orders.aux(slot).stop } else { 0 };
         let new_price = if r.price.is_none() { o.price } else { r.price.ticks() };
         let new_stop = if r.stop_price.is_none() { old_stop } else { r.stop_price.ticks() };
-        let old_total = self.orders.total(slot);
-        let old_filled = old_total - o.leaves;
+        let old_filled = self.orders.filled(slot);
+        let old_total = old_filled + o.leaves;
         let new_total = if r.qty.is_zero() { old_total } else { r.qty.lots() };
         let invalid = if stop_cmd && !r.stop_price.is_none() && !waiting {
             Some(RejectReason::InvalidOrderType)
@@ -2447,7 +2452,6 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             n.price = new_price;
             n.leaves = new_leaves;
             self.orders.set_shown(slot, new_leaves);
-            self.orders.set_total(slot, new_total);
             if waiting {
                 self.orders.aux_mut(slot).stop = new_stop;
             }
@@ -2475,7 +2479,6 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             let shown = was_shown.min(new_leaves);
             let cut_shown = was_shown - shown;
             self.orders.set_shown(slot, shown);
-            self.orders.set_total(slot, new_total);
             let l = self.levels.get_mut(o.level);
             l.shown -= cut_shown;
             l.total -= cut;
@@ -2508,9 +2511,6 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             n.price = new_price;
             n.leaves = new_leaves;
             self.orders.set_shown(slot, shown);
-            if new_total != old_total {
-                self.orders.set_total(slot, new_total);
-            }
             let moved = i128::from(new_price) * i128::from(new_leaves) - i128::from(o.price) * i128::from(o.leaves);
             self.open_adjust_known(slot, known, new_leaves - o.leaves, moved);
             self.rest(slot, out);
@@ -2535,7 +2535,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         n.price = new_price;
         n.leaves = t.leaves;
         self.orders.set_shown(slot, shown);
-        self.orders.set_total(slot, old_filled + t.filled + t.leaves);
+        self.orders.set_filled(slot, old_filled + t.filled);
         if t.leaves == 0 {
             self.close(slot);
         } else {
@@ -2776,6 +2776,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 let leaves = m.leaves;
                 if m.flags & FLAG_RESERVE != 0 {
                     self.orders.aux_mut(head).shown = shown - q;
+                }
+                if leaves > 0 {
+                    self.orders.add_filled(head, q);
                 }
                 let l = self.levels.get_mut(lvl);
                 l.shown -= q;
@@ -3057,6 +3060,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             n.leaves -= q;
             let leaves = n.leaves;
             self.orders.set_shown(p.slot, leaves);
+            self.orders.add_filled(p.slot, q);
             return;
         }
         if !touched.contains(&(side, o.price)) {
@@ -3072,6 +3076,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let n = self.orders.get_mut(p.slot);
         n.leaves -= q;
         let leaves = n.leaves;
+        self.orders.add_filled(p.slot, q);
         let shown = if was_shown > q { (was_shown - q).min(leaves) } else { display_shown };
         let shown = if o.flags & FLAG_RESERVE == 0 { leaves } else { shown };
         let delta = was_shown - shown;
@@ -3233,7 +3238,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         h.u64(self.orders.filled(s) as u64);
         h.u64(self.orders.shown(s) as u64);
         h.u64(u64::from(o.acct) | u64::from(o.sym) << 32);
-        h.u64(o.side as u64 | (o.tif as u64) << 8 | (o.ord_type as u64) << 16 | u64::from(o.flags) << 24);
+        // (`FLAG_FILLED` only says where the filled quantity, hashed above, is kept.)
+        let flags = o.flags & !FLAG_FILLED;
+        h.u64(o.side as u64 | (o.tif as u64) << 8 | (o.ord_type as u64) << 16 | u64::from(flags) << 24);
         if o.flags & (FLAG_RESERVE | FLAG_STOP | FLAG_GTD) != 0 {
             let a = self.orders.aux(s);
             h.u64(a.display as u64);
@@ -3294,7 +3301,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                             || o.leaves <= 0
                             || o_shown <= 0
                             || o_shown > o.leaves
-                            || self.orders.filled(s) < 0
+                            || (o.flags & FLAG_FILLED != 0) != (self.orders.filled(s) > 0)
                         {
                             return Err(format!("sym {b}: order {} bad quantities", o.id));
                         }
