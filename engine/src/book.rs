@@ -75,11 +75,14 @@ pub(crate) struct Order {
     pub acct_next: u32,
     pub level: u32,
     pub acct: u32,
+    /// The account's position in the symbol (index into the engine's
+    /// positions; a working order always has one, and positions never move).
+    pub pos: u32,
     /// Symbol (the engine holds at most [`MAX_SYMBOLS`]).
     pub sym: u16,
-    pub side: Side,
-    pub tif: Tif,
-    pub ord_type: OrdType,
+    /// Side (bit 0), order type (bits 1-2) and time in force (bits 3-5);
+    /// see [`Order::side`], [`Order::ord_type`], [`Order::tif`].
+    pub kind: u8,
     pub flags: u8,
 }
 
@@ -89,6 +92,49 @@ const _: () = assert!(core::mem::size_of::<Order>() == 64);
 pub const MAX_SYMBOLS: usize = 1 << 16;
 
 impl Order {
+    /// Packs side, order type and time in force into [`Order::kind`].
+    #[inline]
+    pub(crate) const fn kind_of(side: Side, ord_type: OrdType, tif: Tif) -> u8 {
+        side as u8 | (ord_type as u8) << 1 | (tif as u8) << 3
+    }
+
+    #[inline]
+    pub(crate) const fn side(&self) -> Side {
+        if self.kind & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
+    }
+
+    #[inline]
+    pub(crate) const fn ord_type(&self) -> OrdType {
+        match (self.kind >> 1) & 3 {
+            0 => OrdType::Limit,
+            1 => OrdType::Market,
+            2 => OrdType::Stop,
+            _ => OrdType::StopLimit,
+        }
+    }
+
+    #[inline]
+    pub(crate) const fn tif(&self) -> Tif {
+        match self.kind >> 3 {
+            0 => Tif::Day,
+            1 => Tif::Gtc,
+            2 => Tif::Ioc,
+            3 => Tif::Fok,
+            4 => Tif::Gtd,
+            5 => Tif::Opg,
+            _ => Tif::Cls,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn set_ord_type(&mut self, t: OrdType) {
+        self.kind = (self.kind & !6) | (t as u8) << 1;
+    }
+
     pub(crate) const EMPTY: Order = Order {
         id: 0,
         clid: 0,
@@ -100,10 +146,9 @@ impl Order {
         acct_next: NIL,
         level: NIL,
         acct: 0,
+        pos: NIL,
         sym: 0,
-        side: Side::Buy,
-        tif: Tif::Day,
-        ord_type: OrdType::Limit,
+        kind: 0,
         flags: 0,
     };
 }

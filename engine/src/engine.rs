@@ -549,8 +549,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     fn fill_working(&mut self, slot: u32, px: i64, lots: i64) -> Money {
         let value_px = self.value_px(slot);
         let o = self.orders.get(slot);
-        let (acct, sym, side) = (o.acct, u32::from(o.sym), o.side);
-        let idx = self.pos_index(acct, sym);
+        let (idx, side) = (o.pos, o.side());
+        debug_assert_eq!(self.pos_find(o.acct, u32::from(o.sym)), Some(idx), "a working order's position");
         let p = &mut self.positions[idx as usize];
         p.open[side as usize] -= lots;
         p.open_value[side as usize] -= i128::from(value_px) * i128::from(lots);
@@ -600,7 +600,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline]
     fn value_px(&self, slot: u32) -> i64 {
         let o = self.orders.get(slot);
-        match o.ord_type {
+        match o.ord_type() {
             OrdType::Limit | OrdType::StopLimit => o.price,
             OrdType::Stop => self.orders.aux(slot).stop,
             OrdType::Market => 0,
@@ -624,8 +624,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(always)]
     fn open_adjust(&mut self, slot: u32, lots: i64, ticklots: i128) {
         let o = self.orders.get(slot);
-        let (acct, sym, side) = (o.acct, u32::from(o.sym), o.side as usize);
-        let idx = self.pos_index(acct, sym);
+        let (idx, side) = (o.pos, o.side() as usize);
+        debug_assert_eq!(self.pos_find(o.acct, u32::from(o.sym)), Some(idx), "a working order's position");
         let p = &mut self.positions[idx as usize];
         p.open[side] += lots;
         p.open_value[side] += ticklots;
@@ -657,8 +657,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(always)]
     fn open_adjust_known(&mut self, slot: u32, k: Known, lots: i64, ticklots: i128) {
         let o = self.orders.get(slot);
-        if k.pos != NIL && o.ord_type == OrdType::Limit {
-            let side = o.side;
+        if k.pos != NIL && o.ord_type() == OrdType::Limit {
+            let side = o.side();
             self.open_known(k, side, lots, ticklots);
         } else {
             self.open_adjust(slot, lots, ticklots);
@@ -707,7 +707,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// What the pre-trade check sees of an order of `qty` lots at `px`
     /// ticks (0: market) replacing `prev` lots at `prev_px` (zero for a new
-    /// order), with the account's state as if it were accepted.
+    /// order), with the account's state as if it were accepted. `pos` is
+    /// the working order's position (`NIL` for a new order: looked up).
     #[allow(clippy::too_many_arguments, reason = "the order's fields, passed flat on the hot path")]
     #[inline(always)]
     fn order_check(
@@ -723,6 +724,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         qty: i64,
         prev: i64,
         prev_px: i64,
+        pos: u32,
     ) -> (OrderCheck, Known) {
         if !R::WANTS_ACCOUNT_VIEW {
             let price = if px > 0 { Price::from_ticks(px) } else { Price::NONE };
@@ -744,7 +746,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         let notional = unit.value(value_px, qty);
         let a = &self.accounts[acct as usize];
-        let found = self.pos_find(acct, sym);
+        let found = if pos != NIL { Some(pos) } else { self.pos_find(acct, sym) };
+        debug_assert_eq!(found, self.pos_find(acct, sym), "a working order's position");
         let (pos, mut open, mut value, expo) = match found {
             Some(i) => {
                 let p = &self.positions[i as usize];
@@ -1174,6 +1177,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             o.qty.lots(),
             0,
             0,
+            NIL,
         );
         if let Err(r) = self.check.check_new(self.now, &chk) {
             return self.reject(out, oref, CmdKind::New, r);
@@ -1240,6 +1244,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// list and expiry. Not yet in a level, stop book or held list.
     #[inline]
     fn new_slot(&mut self, x: &Exec, leaves: i64, filled: i64) -> u32 {
+        let pos = if x.known.pos != NIL { x.known.pos } else { self.pos_index(x.oref.acct.0, x.sym.0) };
         let slot = self.orders.alloc();
         *self.orders.get_mut(slot) = Order {
             id: x.oref.id.0,
@@ -1252,10 +1257,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             acct_next: NIL,
             level: NIL,
             acct: x.oref.acct.0,
+            pos,
             sym: x.sym.0 as u16,
-            side: x.side,
-            tif: x.tif,
-            ord_type: x.ord_type,
+            kind: Order::kind_of(x.side, x.ord_type, x.tif),
             flags: x.flags,
         };
         if filled != 0 {
@@ -1345,7 +1349,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         } else {
             let n = self.orders.get_mut(slot);
             n.leaves = t.leaves;
-            n.ord_type = x.ord_type;
+            n.set_ord_type(x.ord_type);
             self.orders.set_filled(slot, t.filled);
             slot
         };
@@ -1747,9 +1751,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = *self.orders.get(slot);
         let o_shown = self.orders.shown(slot);
         let book = &mut self.books[o.sym as usize];
-        let key = side_key(o.side, o.price);
-        let s = o.side as usize;
-        let mut found = book.find(o.side, key);
+        let key = side_key(o.side(), o.price);
+        let s = o.side() as usize;
+        let mut found = book.find(o.side(), key);
         if let Err(i) = found {
             if book.empty[s] > 0 {
                 // An empty level right next to where the new one goes can
@@ -1777,7 +1781,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             if v.len() == v.capacity() || self.levels.is_full() {
                 // Empty levels make room before anything grows.
                 self.reclaim_empty_levels();
-                found = self.books[o.sym as usize].find(o.side, key);
+                found = self.books[o.sym as usize].find(o.side(), key);
             }
         }
         let book = &mut self.books[o.sym as usize];
@@ -1817,7 +1821,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             out,
             EventKind::LevelChanged {
                 sym: SymbolId(u32::from(o.sym)),
-                side: o.side,
+                side: o.side(),
                 price: Price::from_ticks(o.price),
                 qty: Qty::from_lots(shown),
             },
@@ -1868,7 +1872,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         n.next = NIL;
         n.level = NIL;
         if count == 0 {
-            self.level_emptied(o.sym as usize, o.side, lvl);
+            self.level_emptied(o.sym as usize, o.side(), lvl);
         }
         shown
     }
@@ -2012,7 +2016,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = *self.orders.get(slot);
         let b = o.sym as usize;
         let last = self.books[b].last;
-        if Self::stop_hit(o.side, self.orders.aux(slot).stop, last) && !self.books[b].halted {
+        if Self::stop_hit(o.side(), self.orders.aux(slot).stop, last) && !self.books[b].halted {
             self.pending.push((slot, last));
             self.drain_pending(b, out);
         } else {
@@ -2029,8 +2033,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let stop = aux.stop;
         let o = self.orders.get_mut(slot);
         o.flags |= FLAG_STOP;
-        let r = StopRef { key: stop_key(o.side, stop), arrival, slot };
-        let v = &mut self.books[o.sym as usize].stops[o.side as usize];
+        let r = StopRef { key: stop_key(o.side(), stop), arrival, slot };
+        let v = &mut self.books[o.sym as usize].stops[o.side() as usize];
         let i = v.partition_point(|x| x.cmp_key() < r.cmp_key());
         v.insert(i, r);
         self.off_book += 1;
@@ -2041,8 +2045,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let aux = *self.orders.aux(slot);
         let o = self.orders.get_mut(slot);
         o.flags &= !FLAG_STOP;
-        let r = StopRef { key: stop_key(o.side, aux.stop), arrival: aux.arrival, slot };
-        let v = &mut self.books[o.sym as usize].stops[o.side as usize];
+        let r = StopRef { key: stop_key(o.side(), aux.stop), arrival: aux.arrival, slot };
+        let v = &mut self.books[o.sym as usize].stops[o.side() as usize];
         let i = v.partition_point(|x| x.cmp_key() < r.cmp_key());
         debug_assert!(v.get(i) == Some(&r), "waiting stop missing from the stop book");
         if v.get(i) == Some(&r) {
@@ -2123,11 +2127,11 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let oref = self.order_ref(slot);
         let sym = SymbolId(u32::from(o.sym));
         self.emit(out, EventKind::Triggered { order: oref, sym, last: Price::from_ticks(last) });
-        if self.killed(o.acct, u32::from(o.sym), o.side, o.leaves) {
+        if self.killed(o.acct, u32::from(o.sym), o.side(), o.leaves) {
             self.close(slot);
             return self.reject(out, oref, CmdKind::New, RejectReason::KillSwitch);
         }
-        let ord_type = if o.ord_type == OrdType::Stop { OrdType::Market } else { OrdType::Limit };
+        let ord_type = if o.ord_type() == OrdType::Stop { OrdType::Market } else { OrdType::Limit };
         // It stops waiting: off the open orders (the node's leaves go to 0
         // until it rests), and checked as the order it becomes.
         self.open_change(slot, -o.leaves);
@@ -2136,14 +2140,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             CheckKind::Triggered,
             o.acct,
             u32::from(o.sym),
-            o.side,
+            o.side(),
             ord_type,
-            o.tif,
+            o.tif(),
             if ord_type == OrdType::Market { 0 } else { o.price },
             0,
             o.leaves,
             0,
             0,
+            o.pos,
         );
         if let Err(r) = self.check.check_new(self.now, &chk) {
             self.close(slot);
@@ -2153,9 +2158,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let x = Exec {
             oref,
             sym,
-            side: o.side,
+            side: o.side(),
             ord_type,
-            tif: o.tif,
+            tif: o.tif(),
             price: o.price,
             qty: o.leaves,
             flags: o.flags,
@@ -2184,7 +2189,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     #[inline(never)]
     fn hold(&mut self, slot: u32) {
         let o = *self.orders.get(slot);
-        let list = &mut self.books[o.sym as usize].held[Self::auction_of(o.tif)];
+        let list = &mut self.books[o.sym as usize].held[Self::auction_of(o.tif())];
         let tail = list.tail;
         list.tail = slot;
         if tail == NIL {
@@ -2208,7 +2213,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if o.next != NIL {
             self.orders.get_mut(o.next).prev = o.prev;
         }
-        let list = &mut self.books[o.sym as usize].held[Self::auction_of(o.tif)];
+        let list = &mut self.books[o.sym as usize].held[Self::auction_of(o.tif())];
         if list.head == slot {
             list.head = o.next;
         }
@@ -2280,7 +2285,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 out,
                 EventKind::LevelChanged {
                     sym,
-                    side: o.side,
+                    side: o.side(),
                     price: Price::from_ticks(o.price),
                     qty: Qty::from_lots(shown),
                 },
@@ -2357,7 +2362,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let oref = self.order_ref(slot);
         let waiting = o.flags & FLAG_STOP != 0;
         let held = o.flags & FLAG_HELD != 0;
-        let no_price = matches!(o.ord_type, OrdType::Market | OrdType::Stop);
+        let no_price = matches!(o.ord_type(), OrdType::Market | OrdType::Stop);
         let old_stop = if waiting { self.orders.aux(slot).stop } else { 0 };
         let new_price = if r.price.is_none() { o.price } else { r.price.ticks() };
         let new_stop = if r.stop_price.is_none() { old_stop } else { r.stop_price.ticks() };
@@ -2398,11 +2403,11 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if self.books[b].halted {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::SymbolHalted);
         }
-        if self.killed(o.acct, u32::from(o.sym), o.side, new_leaves) {
+        if self.killed(o.acct, u32::from(o.sym), o.side(), new_leaves) {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::KillSwitch);
         }
         let in_book = !waiting && !held;
-        let crossing = in_book && new_price != o.price && self.would_cross(sym, o.side, new_price);
+        let crossing = in_book && new_price != o.price && self.would_cross(sym, o.side(), new_price);
         if crossing && o.flags & FLAG_POST_ONLY != 0 {
             return self.reject(out, oref, CmdKind::Replace, RejectReason::PostOnlyWouldTake);
         }
@@ -2412,14 +2417,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             CheckKind::Replace,
             o.acct,
             u32::from(o.sym),
-            o.side,
-            o.ord_type,
-            o.tif,
+            o.side(),
+            o.ord_type(),
+            o.tif(),
             if no_price { 0 } else { new_price },
-            if o.ord_type == OrdType::Stop { new_stop } else { 0 },
+            if o.ord_type() == OrdType::Stop { new_stop } else { 0 },
             new_leaves,
             o.leaves,
             old_value_px,
+            o.pos,
         );
         if let Err(e) = self.check.check_replace(self.now, &chk) {
             return self.reject(out, oref, CmdKind::Replace, e);
@@ -2487,7 +2493,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 out,
                 EventKind::LevelChanged {
                     sym,
-                    side: o.side,
+                    side: o.side(),
                     price: Price::from_ticks(o.price),
                     qty: Qty::from_lots(shown),
                 },
@@ -2499,7 +2505,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             out,
             EventKind::LevelChanged {
                 sym,
-                side: o.side,
+                side: o.side(),
                 price: Price::from_ticks(o.price),
                 qty: Qty::from_lots(shown),
             },
@@ -2520,7 +2526,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         self.open_change(slot, -o.leaves);
         let mut t = Taker {
             oref,
-            side: o.side,
+            side: o.side(),
             limit: new_price,
             price: Price::from_ticks(new_price),
             leaves: new_leaves,
@@ -2629,7 +2635,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             while s != NIL {
                 let o = self.orders.get(s);
                 let next = o.acct_next;
-                if matches!(o.tif, Tif::Day | Tif::Opg | Tif::Cls) {
+                if matches!(o.tif(), Tif::Day | Tif::Opg | Tif::Cls) {
                     self.drop_slot(s, None, out);
                 }
                 s = next;
@@ -2873,8 +2879,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         while s != NIL {
             debug_assert!((pos as usize) < self.orders.live(), "the held list loops");
             let o = *self.orders.get(s);
-            let (class, key) = if o.ord_type == OrdType::Market { (0, 0) } else { (1, -side_key(o.side, o.price)) };
-            parts[o.side as usize].push(Part { class, key, held: 1, pos, slot: s });
+            let (class, key) = if o.ord_type() == OrdType::Market { (0, 0) } else { (1, -side_key(o.side(), o.price)) };
+            parts[o.side() as usize].push(Part { class, key, held: 1, pos, slot: s });
             pos += 1;
             s = o.next;
         }
@@ -3094,8 +3100,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 let o = self.orders.get(s);
                 let idx = self.pos_find(i as u32, u32::from(o.sym)).ok_or(format!("order {} has no position", o.id))?;
                 let e = &mut open[idx as usize];
-                e.0[o.side as usize] += o.leaves;
-                e.1[o.side as usize] += i128::from(self.value_px(s)) * i128::from(o.leaves);
+                e.0[o.side() as usize] += o.leaves;
+                e.1[o.side() as usize] += i128::from(self.value_px(s)) * i128::from(o.leaves);
                 s = o.acct_next;
             }
         }
@@ -3240,7 +3246,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         h.u64(u64::from(o.acct) | u64::from(o.sym) << 32);
         // (`FLAG_FILLED` only says where the filled quantity, hashed above, is kept.)
         let flags = o.flags & !FLAG_FILLED;
-        h.u64(o.side as u64 | (o.tif as u64) << 8 | (o.ord_type as u64) << 16 | u64::from(flags) << 24);
+        h.u64(o.side() as u64 | (o.tif() as u64) << 8 | (o.ord_type() as u64) << 16 | u64::from(flags) << 24);
         if o.flags & (FLAG_RESERVE | FLAG_STOP | FLAG_GTD) != 0 {
             let a = self.orders.aux(s);
             h.u64(a.display as u64);
@@ -3294,7 +3300,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     while s != NIL {
                         let o = self.orders.get(s);
                         let o_shown = self.orders.shown(s);
-                        if o.prev != prev || o.level != r.level || o.price != l.price || o.side != side {
+                        if o.prev != prev || o.level != r.level || o.price != l.price || o.side() != side {
                             return Err(format!("sym {b}: order {} badly linked", o.id));
                         }
                         if o.sym as usize != b
@@ -3305,7 +3311,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         {
                             return Err(format!("sym {b}: order {} bad quantities", o.id));
                         }
-                        if o.flags & (FLAG_STOP | FLAG_HELD) != 0 || matches!(o.tif, Tif::Opg | Tif::Cls) {
+                        if o.flags & (FLAG_STOP | FLAG_HELD) != 0 || matches!(o.tif(), Tif::Opg | Tif::Cls) {
                             return Err(format!("sym {b}: order {} in a level is a stop or held", o.id));
                         }
                         if o.flags & FLAG_RESERVE != 0 && o_shown > self.orders.aux(s).display {
@@ -3336,10 +3342,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     let o = self.orders.get(r.slot);
                     let a = self.orders.aux(r.slot);
                     if o.flags & FLAG_STOP == 0
-                        || o.side != side
+                        || o.side() != side
                         || o.sym as usize != b
                         || o.level != NIL
-                        || !matches!(o.ord_type, OrdType::Stop | OrdType::StopLimit)
+                        || !matches!(o.ord_type(), OrdType::Stop | OrdType::StopLimit)
                         || r.key != stop_key(side, a.stop)
                         || r.arrival != a.arrival
                         || o.leaves <= 0
@@ -3359,7 +3365,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 while s != NIL {
                     let o = self.orders.get(s);
                     let want = if k == 0 { Tif::Opg } else { Tif::Cls };
-                    if o.prev != prev || o.flags & FLAG_HELD == 0 || o.tif != want || o.sym as usize != b {
+                    if o.prev != prev || o.flags & FLAG_HELD == 0 || o.tif() != want || o.sym as usize != b {
                         return Err(format!("sym {b}: held order {} badly linked", o.id));
                     }
                     if o.level != NIL || o.leaves <= 0 || self.orders.filled(s) != 0 {
@@ -3421,7 +3427,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 if !a.used.contains(o.clid) {
                     return Err(format!("account {i}: working order {} has a clid not marked used", o.id));
                 }
-                if o.flags & FLAG_GTD != 0 && o.tif != Tif::Gtd {
+                if o.flags & FLAG_GTD != 0 && o.tif() != Tif::Gtd {
                     return Err(format!("account {i}: order {} flagged GTD", o.id));
                 }
                 n += 1;
