@@ -24,31 +24,61 @@ pub fn prefetch<T>(value: &T) {
     }
 }
 
+/// Number of 64-byte cache lines that `size` bytes (`size > 0`) starting
+/// `lead` bytes into a line span.
+#[inline(always)]
+const fn lines_spanned(lead: usize, size: usize) -> usize {
+    (lead + size).div_ceil(64)
+}
+
 /// [`prefetch`] of every cache line `value` spans (for a struct larger
-/// than one line).
+/// than one line). A value that does not start on a line boundary can span
+/// one line more than its size in lines, and that last line holds its last
+/// fields.
 #[inline(always)]
 pub fn prefetch_lines<T>(value: &T) {
+    let size = core::mem::size_of::<T>();
+    if size == 0 {
+        return;
+    }
     let base = (value as *const T).cast::<i8>();
-    let mut off = 0;
-    while off < core::mem::size_of::<T>() {
+    let lead = (base as usize) % 64;
+    // The start of the line holding the first byte (`wrapping_sub`: the
+    // pointer is only a hint, never read through).
+    let start = base.wrapping_sub(lead);
+    for k in 0..lines_spanned(lead, size) {
         #[cfg(target_arch = "x86_64")]
         {
             use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: as in `prefetch`: a hint that never faults; the
-            // address lies inside `value` (off < its size), so
-            // `wrapping_add` stays in the same object.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(off)) };
+            // SAFETY: as in `prefetch`: a hint that never faults and has no
+            // effect on memory; the address is the start of a cache line
+            // holding a byte of `value`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(64 * k)) };
         }
-        off += 64;
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = base;
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (start, k);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prefetch_lines_counts_every_line_a_value_spans() {
+        for size in 1..300usize {
+            for lead in 0..64usize {
+                let mut lines: Vec<usize> = (lead..lead + size).map(|b| b / 64).collect();
+                lines.dedup();
+                assert_eq!(super::lines_spanned(lead, size), lines.len(), "size {size} lead {lead}");
+            }
+        }
+        let v = [7u8; 300];
+        super::prefetch_lines(&v);
+        super::prefetch_lines(&());
+        assert_eq!(v[299], 7);
+    }
+
     #[test]
     fn prefetch_is_harmless() {
         let v = vec![1u64; 1024];
