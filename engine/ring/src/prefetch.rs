@@ -46,19 +46,32 @@ pub fn prefetch_lines<T>(value: &T) {
     // The start of the line holding the first byte (`wrapping_sub`: the
     // pointer is only a hint, never read through).
     let start = base.wrapping_sub(lead);
-    for k in 0..lines_spanned(lead, size) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: as in `prefetch`: a hint that never faults and has no
-            // effect on memory; the address is the start of a cache line
-            // holding a byte of `value`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(64 * k)) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (start, k);
-        }
+    // The lines any placement spans (a constant count: the loop unrolls),
+    // then the one more a misaligned value may reach.
+    let always = size.div_ceil(64);
+    for k in 0..always {
+        prefetch_line(start.wrapping_add(64 * k));
+    }
+    if lines_spanned(lead, size) > always {
+        prefetch_line(start.wrapping_add(64 * always));
+    }
+}
+
+/// [`prefetch`] of the cache line starting at `line`, a line holding a
+/// byte of a live value.
+#[inline(always)]
+fn prefetch_line(line: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: as in `prefetch`: a hint that never faults and has no
+        // effect on memory; the caller passes the start of a cache line
+        // holding a byte of a live value.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = line;
     }
 }
 
