@@ -10,7 +10,9 @@
 //! - [`ClidSet`]: the client order ids an account used today, as sorted
 //!   disjoint intervals. Clients that number orders upwards (the usual case)
 //!   cost one interval and O(1) per order; others cost O(log n) lookups and
-//!   an insertion into a sorted vector. Cleared at the end of the day.
+//!   insertions into an ordered map. Cleared at the end of the day.
+
+use std::collections::BTreeMap;
 
 /// Mixes an account and a client order id into 32 bits: each is multiplied
 /// by an odd 64-bit constant (Fibonacci hashing; the two multiplies are
@@ -242,18 +244,20 @@ impl LiveMap {
 /// Client order ids used by one account today.
 ///
 /// The highest range is kept inline (no pointer to chase on the common
-/// path); older ranges live in a sorted vector.
+/// path); older ranges live in an ordered map from each range's low end to
+/// its high end, so a client whose ids come in any order costs O(log n)
+/// per order, never a shift of all its ranges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ClidSet {
     /// The highest range; empty when `lo > hi`.
     last: (u64, u64),
-    /// Sorted, disjoint, non-adjacent inclusive ranges below `last`.
-    older: Vec<(u64, u64)>,
+    /// Disjoint, non-adjacent inclusive ranges below `last`: `lo -> hi`.
+    older: BTreeMap<u64, u64>,
 }
 
 impl Default for ClidSet {
     fn default() -> Self {
-        ClidSet { last: (1, 0), older: Vec::new() }
+        ClidSet { last: (1, 0), older: BTreeMap::new() }
     }
 }
 
@@ -271,8 +275,7 @@ impl ClidSet {
         if c >= self.last.0 {
             return true;
         }
-        let i = self.older.partition_point(|&(_, hi)| hi < c);
-        i < self.older.len() && self.older[i].0 <= c
+        self.older.range(..=c).next_back().is_some_and(|(_, &hi)| c <= hi)
     }
 
     /// Adds `c` (which must be absent).
@@ -284,7 +287,7 @@ impl ClidSet {
             if c == self.last.1 + 1 {
                 self.last.1 = c;
             } else {
-                self.older.push(self.last);
+                self.older.insert(self.last.0, self.last.1);
                 self.last = (c, c);
             }
         } else {
@@ -292,29 +295,45 @@ impl ClidSet {
         }
     }
 
+    /// [`ClidSet::insert`] of an id below the highest range (absent, so
+    /// between two ranges or below all): joins the range that ends just
+    /// below it and the one that starts just above it.
     #[cold]
     fn insert_slow(&mut self, c: u64) {
-        let v = &mut self.older;
-        v.push(self.last);
-        let i = v.partition_point(|&(_, hi)| hi < c);
-        let joins_prev = i > 0 && v[i - 1].1 + 1 == c;
-        let joins_next = i < v.len() && c + 1 == v[i].0;
-        match (joins_prev, joins_next) {
-            (true, true) => {
-                v[i - 1].1 = v[i].1;
-                v.remove(i);
-            }
-            (true, false) => v[i - 1].1 = c,
-            (false, true) => v[i].0 = c,
-            (false, false) => v.insert(i, (c, c)),
+        let below = self.older.range(..c).next_back().map(|(&lo, &hi)| (lo, hi)).filter(|&(_, hi)| hi + 1 == c);
+        if c + 1 == self.last.0 {
+            self.last.0 = match below {
+                Some((lo, _)) => {
+                    self.older.remove(&lo);
+                    lo
+                }
+                None => c,
+            };
+            return;
         }
-        self.last = v.pop().unwrap_or((1, 0));
+        let above = self.older.get(&(c + 1)).copied();
+        match (below, above) {
+            (Some((lo, _)), Some(hi)) => {
+                self.older.remove(&(c + 1));
+                self.older.insert(lo, hi);
+            }
+            (Some((lo, _)), None) => {
+                self.older.insert(lo, c);
+            }
+            (None, Some(hi)) => {
+                self.older.remove(&(c + 1));
+                self.older.insert(c, hi);
+            }
+            (None, None) => {
+                self.older.insert(c, c);
+            }
+        }
     }
 
     /// Every range, ascending.
     pub(crate) fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let last = if self.is_empty() { None } else { Some(self.last) };
-        self.older.iter().copied().chain(last)
+        self.older.iter().map(|(&lo, &hi)| (lo, hi)).chain(last)
     }
 }
 
