@@ -60,6 +60,60 @@ fn exchange_core_flow_steady_state_allocates_nothing() {
     assert_eq!(allocs, 0, "allocations in the steady state");
 }
 
+/// A client whose ids arrive out of order within a window (blocks of eight
+/// sent highest first) keeps a few ranges of used ids open below its
+/// highest one; adding and merging them allocates nothing either.
+#[test]
+fn out_of_order_client_order_ids_allocate_nothing() {
+    use optix_engine::{
+        AccountSpec, ClientOrderId, EventKind, Input, Instrument, Money, Nanos, NewOrder, OrdType, Price, Qty, Side,
+        SymbolId, Tif, VenueMode,
+    };
+    let _serial = serial();
+    let instrument = Instrument::new("0.01", 1, VenueMode::Clob).expect("a valid tick");
+    let account = AccountSpec { cash: Money::from_micros(1_000_000_000_000), ..AccountSpec::default() };
+    let inputs: Vec<(Nanos, Input)> = (0..200_000u64)
+        .map(|k| {
+            // 8, 7, ..., 1, 16, 15, ..., 9, ...
+            let clid = (k / 8) * 8 + (8 - k % 8);
+            let order = NewOrder {
+                acct: optix_engine::AccountId(0),
+                clid: ClientOrderId(clid),
+                sym: SymbolId(0),
+                side: Side::Buy,
+                ord_type: OrdType::Limit,
+                tif: Tif::Ioc,
+                price: Price::from_ticks(100),
+                stop_price: Price::NONE,
+                qty: Qty::from_lots(1),
+                display: Qty::ZERO,
+                expire: Nanos(0),
+                post_only: false,
+            };
+            (Nanos(k), Input::NewOrder(order))
+        })
+        .collect();
+    let stream = Stream { instruments: vec![instrument], accounts: vec![account], inputs };
+    let mut engine = build(&stream, standard_risk(1));
+    let mut out: Vec<optix_engine::Event> = Vec::with_capacity(16);
+    let mut rejected = 0u64;
+    let mut step = |engine: &mut optix_engine::Engine<optix_risk::StandardRisk>, t: Nanos, i: &Input| {
+        out.clear();
+        engine.process(t, i, &mut out);
+        rejected += out.iter().filter(|e| matches!(e.kind, EventKind::Rejected { .. })).count() as u64;
+    };
+    for (t, i) in &stream.inputs[..100_000] {
+        step(&mut engine, *t, i);
+    }
+    let before = snapshot().allocs;
+    for (t, i) in &stream.inputs[100_000..] {
+        step(&mut engine, *t, i);
+    }
+    let allocs = snapshot().allocs - before;
+    assert_eq!(rejected, 0, "every id is new, so every order is accepted");
+    assert_eq!(allocs, 0, "allocations in the steady state");
+}
+
 /// The ITCH book builder, after the directory prologue and a warm-up,
 /// allocates nothing per message either.
 #[test]
