@@ -7,17 +7,11 @@
 //!
 //! The argument is the number of orders (default 300,000).
 
+use optix_bench::engine_bench::new_order;
 use optix_engine::{
-    AccountSpec, ClientOrderId, Engine, EngineConfig, Event, EventSink, Input, Instrument, Money, Nanos, NewOrder,
-    OrdType, Permissive, Price, Qty, Side, Tif, VenueMode,
+    AccountSpec, CountingSink, Engine, EngineConfig, Input, Instrument, Money, Nanos, Permissive, Side, Tif, VenueMode,
 };
 use std::time::Instant;
-
-struct Discard;
-
-impl EventSink for Discard {
-    fn emit(&mut self, _event: &Event) {}
-}
 
 fn main() {
     let n: u64 = match std::env::args().nth(1) {
@@ -35,7 +29,7 @@ fn main() {
     let sym = engine.add_instrument(instrument);
     let acct =
         engine.add_account(AccountSpec { cash: Money::from_micros(1_000_000_000_000), ..AccountSpec::default() });
-    let mut sink = Discard;
+    let mut sink = CountingSink::default();
     // xorshift64: a fixed, seeded sequence of ids.
     let mut x = 0x1234_5678_9abc_def0u64;
     let start = Instant::now();
@@ -44,20 +38,7 @@ fn main() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let order = NewOrder {
-            acct,
-            clid: ClientOrderId(x >> 1),
-            sym,
-            side: Side::Buy,
-            ord_type: OrdType::Limit,
-            tif: Tif::Ioc,
-            price: Price::from_ticks(100),
-            stop_price: Price::NONE,
-            qty: Qty::from_lots(1),
-            display: Qty::ZERO,
-            expire: Nanos(0),
-            post_only: false,
-        };
+        let order = new_order(acct.0, x >> 1, sym.0, Side::Buy, Tif::Ioc, 100, 1);
         let t = Instant::now();
         engine.process(Nanos(k), &Input::NewOrder(order), &mut sink);
         if k >= n - 10_000 {

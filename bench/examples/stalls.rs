@@ -8,14 +8,8 @@
 //! machine a few milliseconds is the scheduler taking the core away.
 
 use optix_bench::engine_bench::{build, liquibook, standard_risk};
-use optix_engine::{Event, EventSink};
+use optix_engine::CountingSink;
 use std::time::Instant;
-
-struct Discard;
-
-impl EventSink for Discard {
-    fn emit(&mut self, _event: &Event) {}
-}
 
 fn main() {
     let n: u64 = match std::env::args().nth(1) {
@@ -30,7 +24,7 @@ fn main() {
     };
     let stream = liquibook(n, 1);
     let mut engine = build(&stream, standard_risk(stream.accounts.len()));
-    let mut sink = Discard;
+    let mut sink = CountingSink::default();
     // (nanoseconds, command index), slowest first.
     let mut worst: Vec<(u64, usize)> = Vec::with_capacity(6);
     let mut over_1ms = 0u64;

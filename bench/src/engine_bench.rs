@@ -277,7 +277,9 @@ pub struct Stream {
     pub inputs: Vec<(Nanos, Input)>,
 }
 
-fn new_order(acct: u32, clid: u64, sym: u32, side: Side, tif: Tif, price: i64, qty: i64) -> NewOrder {
+/// A plain limit order (no stop, no reserve, not post-only), as the
+/// generated flows and the examples send them.
+pub fn new_order(acct: u32, clid: u64, sym: u32, side: Side, tif: Tif, price: i64, qty: i64) -> NewOrder {
     NewOrder {
         acct: AccountId(acct),
         clid: ClientOrderId(clid),

@@ -65,10 +65,8 @@ fn exchange_core_flow_steady_state_allocates_nothing() {
 /// highest one; adding and merging them allocates nothing either.
 #[test]
 fn out_of_order_client_order_ids_allocate_nothing() {
-    use optix_engine::{
-        AccountSpec, ClientOrderId, EventKind, Input, Instrument, Money, Nanos, NewOrder, OrdType, Price, Qty, Side,
-        SymbolId, Tif, VenueMode,
-    };
+    use optix_bench::engine_bench::new_order;
+    use optix_engine::{AccountSpec, EventKind, Input, Instrument, Money, Nanos, Side, Tif, VenueMode};
     let _serial = serial();
     let instrument = Instrument::new("0.01", 1, VenueMode::Clob).expect("a valid tick");
     let account = AccountSpec { cash: Money::from_micros(1_000_000_000_000), ..AccountSpec::default() };
@@ -76,20 +74,7 @@ fn out_of_order_client_order_ids_allocate_nothing() {
         .map(|k| {
             // 8, 7, ..., 1, 16, 15, ..., 9, ...
             let clid = (k / 8) * 8 + (8 - k % 8);
-            let order = NewOrder {
-                acct: optix_engine::AccountId(0),
-                clid: ClientOrderId(clid),
-                sym: SymbolId(0),
-                side: Side::Buy,
-                ord_type: OrdType::Limit,
-                tif: Tif::Ioc,
-                price: Price::from_ticks(100),
-                stop_price: Price::NONE,
-                qty: Qty::from_lots(1),
-                display: Qty::ZERO,
-                expire: Nanos(0),
-                post_only: false,
-            };
+            let order = new_order(0, clid, 0, Side::Buy, Tif::Ioc, 100, 1);
             (Nanos(k), Input::NewOrder(order))
         })
         .collect();

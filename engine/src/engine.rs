@@ -1328,7 +1328,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         };
         self.take(x.sym, &mut t, out);
         if t.leaves == 0 {
-            return self.finish(slot, x);
+            return self.finish(slot);
         }
         let reason = if x.ord_type == OrdType::Market {
             Some(CancelReason::NoLiquidity)
@@ -1340,7 +1340,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             }
         };
         if let Some(reason) = reason {
-            self.finish(slot, x);
+            self.finish(slot);
             return self
                 .emit(out, EventKind::Cancelled { order: x.oref, sym: x.sym, qty: Qty::from_lots(t.leaves), reason });
         }
@@ -1364,7 +1364,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// An executed order that does not rest: releases its slot if it has one.
     #[inline]
-    fn finish(&mut self, slot: u32, _x: &Exec) {
+    fn finish(&mut self, slot: u32) {
         if slot != NIL {
             self.close(slot);
         }
@@ -1505,6 +1505,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 m.leaves -= q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
                 let maker_leaves = m.leaves;
+                // (`set_shown`, with the flags already at hand.)
                 if m.flags & FLAG_RESERVE != 0 {
                     self.orders.aux_mut(head).shown = shown - q;
                 }
@@ -2780,6 +2781,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 let m = self.orders.get_mut(head);
                 m.leaves -= q;
                 let leaves = m.leaves;
+                // (`set_shown`, with the flags already at hand.)
                 if m.flags & FLAG_RESERVE != 0 {
                     self.orders.aux_mut(head).shown = shown - q;
                 }
