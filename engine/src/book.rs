@@ -411,22 +411,15 @@ pub(crate) fn key_price(side: Side, key: i64) -> i64 {
     }
 }
 
-/// A waiting stop in a side's stop book.
+/// The waiting stops of a side at one stop price, in arrival order: a FIFO
+/// through the orders' `prev`/`next` (a waiting stop is in no level).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct StopRef {
+pub(crate) struct StopLevel {
     /// `-stop` for buys, `stop` for sells: ascending, next to trigger last.
     pub key: i64,
-    /// Arrival stamp; among equal keys the earliest is last.
-    pub arrival: u64,
-    pub slot: u32,
-}
-
-impl StopRef {
-    /// Sort order: ascending key, then descending arrival.
-    #[inline]
-    pub(crate) fn cmp_key(&self) -> (i64, core::cmp::Reverse<u64>) {
-        (self.key, core::cmp::Reverse(self.arrival))
-    }
+    /// Earliest and latest arrival; never `NIL` (an emptied price goes).
+    pub head: u32,
+    pub tail: u32,
 }
 
 /// The stop-book key of a stop price on a side.
@@ -473,10 +466,12 @@ pub(crate) struct Book {
     pub last: i64,
     /// Halted: only cancels accepted.
     pub halted: bool,
-    /// Waiting stops `[buys, sells]`, each sorted by [`StopRef::cmp_key`]:
-    /// the next to trigger is last (buys: lowest stop; sells: highest; then
-    /// earliest arrival).
-    pub stops: [Vec<StopRef>; 2],
+    /// Waiting stops `[buys, sells]`, one entry per stop price, ascending
+    /// by key: the next to trigger is last (buys: lowest stop; sells:
+    /// highest), and within a price the earliest arrival (the head).
+    /// Placing or cancelling a stop shifts at most the prices after its
+    /// own, never the stops waiting at them.
+    pub stops: [Vec<StopLevel>; 2],
     /// OPG/CLS orders held for `[open, close]`, in arrival order.
     pub held: [HeldList; 2],
     /// Money per tick and lot.
@@ -499,6 +494,22 @@ impl Book {
     pub(crate) fn find(&self, side: Side, key: i64) -> Result<usize, usize> {
         let v = &self.sides[side as usize];
         // Most activity is at or next to the touch: look there first.
+        if let Some(last) = v.last() {
+            if last.key == key {
+                return Ok(v.len() - 1);
+            }
+            if last.key < key {
+                return Err(v.len());
+            }
+        }
+        v.binary_search_by(|r| r.key.cmp(&key))
+    }
+
+    /// Index of the stop price with `key` on `side`, or where it would be
+    /// inserted.
+    #[inline]
+    pub(crate) fn find_stop(&self, side: Side, key: i64) -> Result<usize, usize> {
+        let v = &self.stops[side as usize];
         if let Some(last) = v.last() {
             if last.key == key {
                 return Ok(v.len() - 1);

@@ -7,8 +7,9 @@
 //! caller's sink.
 //!
 //! Complexity per command: new order O(log levels + fills), cancel O(1)
-//! expected plus O(log levels) when a level empties (O(log stops) plus a
-//! vector shift for a waiting stop), replace as cancel plus new, mass cancel
+//! expected plus O(log levels) when a level empties (a waiting stop:
+//! O(log stop prices), plus a shift of the stop prices after its own when it
+//! opens or empties its price), replace as cancel plus new, mass cancel
 //! and kill O(orders of the account), session end O(working orders),
 //! auction O(n log n) in the orders taking part, GTD expiry O(log n) per
 //! order (a min-heap with lazy deletion). No allocation in a steady state:
@@ -855,10 +856,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// Waiting stops of a symbol and side, next to trigger first:
     /// `(stop price, order id)`.
     pub fn stops(&self, sym: SymbolId, side: Side) -> impl Iterator<Item = (Price, OrderId)> + '_ {
-        let v: &[StopRef] = self.books.get(sym.0 as usize).map_or(&[], |b| &b.stops[side as usize]);
+        let v: &[StopLevel] = self.books.get(sym.0 as usize).map_or(&[], |b| &b.stops[side as usize]);
         v.iter()
             .rev()
-            .map(move |r| (Price::from_ticks(self.orders.aux(r.slot).stop), OrderId(self.orders.get(r.slot).id)))
+            .flat_map(move |l| {
+                core::iter::successors(Some(l.head), move |&s| Some(self.orders.get(s).next).filter(|&n| n != NIL))
+            })
+            .map(move |s| (Price::from_ticks(self.orders.aux(s).stop), OrderId(self.orders.get(s).id)))
     }
 
     /// The price levels of one side, best first: `(price, shown quantity)`.
@@ -2034,24 +2038,61 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let stop = aux.stop;
         let o = self.orders.get_mut(slot);
         o.flags |= FLAG_STOP;
-        let r = StopRef { key: stop_key(o.side(), stop), arrival, slot };
-        let v = &mut self.books[o.sym as usize].stops[o.side() as usize];
-        let i = v.partition_point(|x| x.cmp_key() < r.cmp_key());
-        v.insert(i, r);
+        let (side, b) = (o.side(), o.sym as usize);
+        let key = stop_key(side, stop);
+        let book = &mut self.books[b];
+        let i = match book.find_stop(side, key) {
+            Ok(i) => i,
+            Err(i) => {
+                book.stops[side as usize].insert(i, StopLevel { key, head: NIL, tail: NIL });
+                i
+            }
+        };
+        // To the back of its stop price.
+        let l = &mut book.stops[side as usize][i];
+        let tail = l.tail;
+        l.tail = slot;
+        if tail == NIL {
+            l.head = slot;
+        } else {
+            self.orders.get_mut(tail).next = slot;
+        }
+        let n = self.orders.get_mut(slot);
+        n.prev = tail;
+        n.next = NIL;
         self.off_book += 1;
     }
     #[cold]
     #[inline(never)]
     fn unlink_stop(&mut self, slot: u32) {
-        let aux = *self.orders.aux(slot);
+        let stop = self.orders.aux(slot).stop;
         let o = self.orders.get_mut(slot);
         o.flags &= !FLAG_STOP;
-        let r = StopRef { key: stop_key(o.side(), aux.stop), arrival: aux.arrival, slot };
-        let v = &mut self.books[o.sym as usize].stops[o.side() as usize];
-        let i = v.partition_point(|x| x.cmp_key() < r.cmp_key());
-        debug_assert!(v.get(i) == Some(&r), "waiting stop missing from the stop book");
-        if v.get(i) == Some(&r) {
-            v.remove(i);
+        let (prev, next) = (o.prev, o.next);
+        o.prev = NIL;
+        o.next = NIL;
+        let (side, b) = (o.side(), o.sym as usize);
+        if prev != NIL {
+            self.orders.get_mut(prev).next = next;
+        }
+        if next != NIL {
+            self.orders.get_mut(next).prev = prev;
+        }
+        let book = &mut self.books[b];
+        let found = book.find_stop(side, stop_key(side, stop));
+        debug_assert!(found.is_ok(), "waiting stop's price missing from the stop book");
+        if let Ok(i) = found {
+            let v = &mut book.stops[side as usize];
+            let l = &mut v[i];
+            if l.head == slot {
+                l.head = next;
+            }
+            if l.tail == slot {
+                l.tail = prev;
+            }
+            if l.head == NIL {
+                v.remove(i);
+            }
         }
         self.off_book -= 1;
     }
@@ -2085,23 +2126,35 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if hi == 0 || self.books[b].halted {
             return;
         }
-        while let Some(&r) = self.books[b].stops[0].last() {
-            if -r.key > hi {
+        while let Some(&l) = self.books[b].stops[0].last() {
+            if -l.key > hi {
                 break;
             }
             self.books[b].stops[0].pop();
-            self.orders.get_mut(r.slot).flags &= !FLAG_STOP;
-            self.off_book -= 1;
-            self.pending.push((r.slot, hi));
+            self.trigger_price(l.head, hi);
         }
-        while let Some(&r) = self.books[b].stops[1].last() {
-            if r.key < lo {
+        while let Some(&l) = self.books[b].stops[1].last() {
+            if l.key < lo {
                 break;
             }
             self.books[b].stops[1].pop();
-            self.orders.get_mut(r.slot).flags &= !FLAG_STOP;
+            self.trigger_price(l.head, lo);
+        }
+    }
+
+    /// Moves the stops of one stop price, taken out of the stop book with
+    /// their FIFO starting at `head`, to the pending queue in arrival order.
+    fn trigger_price(&mut self, head: u32, px: i64) {
+        let mut s = head;
+        while s != NIL {
+            let o = self.orders.get_mut(s);
+            let next = o.next;
+            o.flags &= !FLAG_STOP;
+            o.prev = NIL;
+            o.next = NIL;
             self.off_book -= 1;
-            self.pending.push((r.slot, lo));
+            self.pending.push((s, px));
+            s = next;
         }
     }
     #[cold]
@@ -3186,11 +3239,18 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 }
             }
             for side in book.stops.iter() {
-                h.u64(side.len() as u64);
-                for r in side.iter() {
-                    h.u64(r.key as u64);
-                    h.u64(r.arrival);
-                    self.hash_order(&mut h, r.slot);
+                // Every stop in (key, latest arrival first) order, after
+                // their count.
+                let fifo = |l: &StopLevel| {
+                    core::iter::successors(Some(l.tail), |&s| Some(self.orders.get(s).prev).filter(|&p| p != NIL))
+                };
+                h.u64(side.iter().map(|l| fifo(l).count() as u64).sum());
+                for l in side.iter() {
+                    for s in fifo(l) {
+                        h.u64(l.key as u64);
+                        h.u64(self.orders.aux(s).arrival);
+                        self.hash_order(&mut h, s);
+                    }
                 }
             }
             for list in book.held.iter() {
@@ -3336,30 +3396,42 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 }
                 let stops = &book.stops[side as usize];
                 for w in stops.windows(2) {
-                    if w[0].cmp_key() >= w[1].cmp_key() {
-                        return Err(format!("sym {b} {side:?}: stops not strictly sorted"));
+                    if w[0].key >= w[1].key {
+                        return Err(format!("sym {b} {side:?}: stop prices not strictly sorted"));
                     }
                 }
-                for r in stops {
-                    let o = self.orders.get(r.slot);
-                    let a = self.orders.aux(r.slot);
-                    if o.flags & FLAG_STOP == 0
-                        || o.side() != side
-                        || o.sym as usize != b
-                        || o.level != NIL
-                        || !matches!(o.ord_type(), OrdType::Stop | OrdType::StopLimit)
-                        || r.key != stop_key(side, a.stop)
-                        || r.arrival != a.arrival
-                        || o.leaves <= 0
-                        || self.orders.filled(r.slot) != 0
-                    {
-                        return Err(format!("sym {b}: waiting stop {} inconsistent", o.id));
+                for l in stops {
+                    let (mut prev, mut s, mut arrival) = (NIL, l.head, 0);
+                    if s == NIL {
+                        return Err(format!("sym {b} {side:?}: an empty stop price kept"));
                     }
-                    if self.find_live(AccountId(o.acct), ClientOrderId(o.clid)) != Some(r.slot) {
-                        return Err(format!("stop {} missing from the id map", o.id));
+                    while s != NIL {
+                        let o = self.orders.get(s);
+                        let a = self.orders.aux(s);
+                        if o.prev != prev || a.arrival <= arrival {
+                            return Err(format!("sym {b}: waiting stop {} badly linked", o.id));
+                        }
+                        if o.flags & FLAG_STOP == 0
+                            || o.side() != side
+                            || o.sym as usize != b
+                            || o.level != NIL
+                            || !matches!(o.ord_type(), OrdType::Stop | OrdType::StopLimit)
+                            || l.key != stop_key(side, a.stop)
+                            || o.leaves <= 0
+                            || self.orders.filled(s) != 0
+                        {
+                            return Err(format!("sym {b}: waiting stop {} inconsistent", o.id));
+                        }
+                        if self.find_live(AccountId(o.acct), ClientOrderId(o.clid)) != Some(s) {
+                            return Err(format!("stop {} missing from the id map", o.id));
+                        }
+                        per_acct[o.acct as usize] += 1;
+                        off_book += 1;
+                        (prev, s, arrival) = (s, o.next, a.arrival);
                     }
-                    per_acct[o.acct as usize] += 1;
-                    off_book += 1;
+                    if prev != l.tail {
+                        return Err(format!("sym {b} {side:?}: a stop price's tail is wrong"));
+                    }
                 }
             }
             for (k, list) in book.held.iter().enumerate() {

@@ -257,6 +257,40 @@ fn replacing_a_waiting_stop() {
 }
 
 #[test]
+fn stops_at_one_price_keep_arrival_order_through_cancels_and_replaces() {
+    let mut h = h();
+    h.setup(&[sell(B, 50, 101, 10)]);
+    // Five buy stops at 101 (ids 2..6) and one at 102 (id 7).
+    for clid in 1..=5 {
+        h.setup(&[mstop(A, clid, Side::Buy, 101)]);
+    }
+    h.setup(&[mstop(C, 6, Side::Buy, 102)]);
+    let ids = |h: &H| h.e.stops(S, Side::Buy).map(|(p, id)| (p.ticks(), id.0)).collect::<Vec<_>>();
+    assert_eq!(ids(&h), [(101, 2), (101, 3), (101, 4), (101, 5), (101, 6), (102, 7)]);
+    // The middle one, the first and the last at 101 go.
+    h.setup(&[cancel(A, 3), cancel(A, 1), cancel(A, 5)]);
+    assert_eq!(ids(&h), [(101, 3), (101, 5), (102, 7)]);
+    // Less quantity keeps its place; a new stop price goes to the back of
+    // that price; coming back to 101 goes to the back of 101.
+    h.setup(&[replace(A, 2, 0, 1)]);
+    assert_eq!(ids(&h), [(101, 3), (101, 5), (102, 7)]);
+    h.setup(&[replace_stop(A, 2, 102, 0, 0)]);
+    assert_eq!(ids(&h), [(101, 5), (102, 7), (102, 3)]);
+    h.setup(&[replace_stop(A, 2, 101, 0, 0)]);
+    assert_eq!(ids(&h), [(101, 5), (101, 3), (102, 7)]);
+    // The only stop at 102 goes: the price goes with it.
+    h.setup(&[cancel(C, 6)]);
+    assert_eq!(ids(&h), [(101, 5), (101, 3)]);
+    // A print at 101 triggers both, in that order.
+    let ev = h.run(buy(C, 20, 101, 1));
+    assert_eq!(
+        ev.iter().filter(|e| e.starts_with("triggered")).map(String::as_str).collect::<Vec<_>>(),
+        ["triggered A/4#5 last=101", "triggered A/2#3 last=101"]
+    );
+    assert_eq!(h.e.stops(S, Side::Buy).count(), 0);
+}
+
+#[test]
 fn a_stop_replaced_to_a_price_already_reached_triggers_at_once() {
     let mut h = h();
     h.setup(&[sell(B, 1, 100, 3), buy(C, 2, 100, 1), mstop(A, 3, Side::Buy, 105)]);
