@@ -522,10 +522,11 @@ impl Parser {
                 Ok(Some(Step::Input(Input::TradePrint(TradePrint { sym, price, qty }))))
             }
             "quote" => {
-                const USAGE: &str = "quote SYM BIDxQTY ASKxQTY (`-` for a missing side)";
-                need(4, USAGE)?;
-                if t.len() > 4 {
-                    return Err(format!("unexpected '{}'", t[4]));
+                const USAGE: &str = "quote SYM bid=PxQ ask=PxQ (either may be left out), or quote SYM BIDxQTY ASKxQTY (`-` for a missing side)";
+                need(3, USAGE)?;
+                let named = t[2..].iter().any(|w| w.contains('='));
+                if !named && t.len() != 4 {
+                    return Err(if t.len() > 4 { format!("unexpected '{}'", t[4]) } else { format!("usage: {USAGE}") });
                 }
                 let sym = self.known_sym(t[1])?;
                 let ins = self.instruments[sym.0 as usize];
@@ -541,8 +542,14 @@ impl Parser {
                     }
                     Ok((price, qty))
                 };
-                let (bid, bid_qty) = side(t[2])?;
-                let (ask, ask_qty) = side(t[3])?;
+                let (bid_text, ask_text) = if named {
+                    let o = Opts::new(&t[2..], &["bid", "ask"], &[])?;
+                    (o.get("bid").unwrap_or("-"), o.get("ask").unwrap_or("-"))
+                } else {
+                    (t[2], t[3])
+                };
+                let (bid, bid_qty) = side(bid_text)?;
+                let (ask, ask_qty) = side(ask_text)?;
                 Ok(Some(Step::Input(Input::Quote(ExtQuote { sym, bid, bid_qty, ask, ask_qty }))))
             }
             "position" => {
@@ -571,14 +578,16 @@ impl Parser {
                     "max_qty",
                     "max_notional",
                     "collar_bps",
+                    "collar_pct",
                     "max_open",
                     "max_long",
                     "max_short",
                     "max_pos",
+                    "max_position",
                     "rate",
                     "buying_power",
                 ];
-                need(3, "limits ACCT [max_qty=N] [max_notional=X] [collar_bps=N] [max_open=N] [max_long=N] [max_short=N] [max_pos=N] [rate=N] [buying_power=on|off]")?;
+                need(3, "limits ACCT [max_qty=N] [max_notional=X] [collar_pct=P|collar_bps=N] [max_open=N] [max_long=N] [max_short=N] [max_position=N] [rate=N] [buying_power=on|off]")?;
                 let id = self.accts.resolve(t[1]);
                 if !self.accts.known(id) {
                     return Err(format!("unknown account '{}'", t[1]));
@@ -591,12 +600,31 @@ impl Parser {
                     }
                 };
                 // Quantities are whole lots here (the limits are per account, not per instrument).
+                if o.get("collar_pct").is_some() && o.get("collar_bps").is_some() {
+                    return Err("give the collar as collar_pct or as collar_bps, not both".into());
+                }
+                if o.get("max_pos").is_some() && o.get("max_position").is_some() {
+                    return Err("max_pos and max_position are one limit: give it once".into());
+                }
+                // A percentage with up to two decimals is a whole number of
+                // basis points (10 -> 1,000 bps; 2.5 -> 250 bps).
+                let collar_pct = match o.get("collar_pct") {
+                    None => None,
+                    Some(v) => Some(
+                        Money::parse(v)
+                            .ok()
+                            .filter(|m| m.micros() >= 0 && m.micros() % 10_000 == 0)
+                            .map(|m| m.micros() / 10_000)
+                            .ok_or(format!("bad collar_pct '{v}' (a percentage with at most two decimals)"))?,
+                    ),
+                };
+                let max_pos = int("max_pos")?.or(int("max_position")?);
                 let mut l = RiskLimits {
                     max_qty: int("max_qty")?,
-                    collar_bps: int("collar_bps")?,
+                    collar_bps: int("collar_bps")?.or(collar_pct),
                     max_open_orders: int("max_open")?.map(|n| n.min(i64::from(u32::MAX)) as u32),
-                    max_long: int("max_long")?.or(int("max_pos")?),
-                    max_short: int("max_short")?.or(int("max_pos")?),
+                    max_long: int("max_long")?.or(max_pos),
+                    max_short: int("max_short")?.or(max_pos),
                     rate_per_sec: int("rate")?.map(|n| n.min(i64::from(u32::MAX)) as u32),
                     ..RiskLimits::default()
                 };

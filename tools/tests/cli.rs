@@ -182,6 +182,58 @@ fn malformed_account_risk_and_market_lines_exit_2_naming_the_problem() {
 }
 
 #[test]
+fn the_named_quote_and_the_percent_collar_and_position_limit_forms_run() {
+    // The forms the scenario language was specified with: `quote SYM
+    // bid=PxQ ask=PxQ`, `limits ... collar_pct=P max_position=N`.
+    let text = "\
+instrument P tick=0.01 lot=1 mode=paper ref=100.00
+account a cash=1000000
+limits a collar_pct=2.5 max_position=100
+quote P bid=99.99x500 ask=100.01x500
+new a o1 P buy limit px=102.51 qty=1
+new a o2 P buy limit px=102.50 qty=1
+new a o3 P buy market qty=99
+new a o4 P buy market qty=1
+quote P ask=100.05x10
+new a o5 P sell market qty=1
+quote P bid=99.00x5 ask=-
+new a o6 P sell market qty=1
+";
+    let path = script("named_forms", text);
+    let o = scenario(&path, &["--no-levels"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = stdout_lines(&o);
+    let find = |clid: &str, ev: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(&format!(r#""clid":"{clid}""#)) && l.contains(&format!(r#""ev":"{ev}""#)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {ev} for {clid} in {lines:?}"))
+    };
+    // 2.5% around 100.00: 102.50 is at the collar, 102.51 one tick over.
+    assert!(find("o1", "rejected").contains(r#""reason":"price_collar""#), "{lines:?}");
+    assert!(find("o2", "fill").contains(r#""px":"100.01""#), "{lines:?}");
+    // A position of 100 is at the limit, 101 one lot over.
+    assert!(find("o3", "fill").contains(r#""qty":99"#), "{lines:?}");
+    assert!(find("o4", "rejected").contains(r#""reason":"position_limit""#), "{lines:?}");
+    // A quote with only an ask leaves no bid to sell to; `-` says the same.
+    assert!(find("o5", "cancelled").contains(r#""qty":1"#), "{lines:?}");
+    assert!(find("o6", "fill").contains(r#""px":"99.00""#), "{lines:?}");
+
+    for (name, line, want) in [
+        ("collar_decimals", "limits a collar_pct=2.555", "bad collar_pct"),
+        ("collar_twice", "limits a collar_pct=2 collar_bps=200", "not both"),
+        ("position_twice", "limits a max_pos=1 max_position=1", "give it once"),
+        ("quote_key", "quote P bid=1.00x1 offer=1.01x1", "unknown option 'offer'"),
+    ] {
+        let text = format!("instrument P tick=0.01\naccount a cash=1\n{line}\n");
+        let o = scenario(&script(name, &text), &[]);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert!(stderr(&o).contains("line 3") && stderr(&o).contains(want), "{name}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn paper_fills_positions_and_risk_limits_through_the_cli() {
     let text = "\
 instrument P tick=0.01 lot=1 mode=paper
