@@ -115,12 +115,19 @@ pub fn standard_risk(accounts: usize) -> optix_risk::StandardRisk {
     r
 }
 
+impl From<optix_engine::scenario::ScriptError> for BenchError {
+    fn from(e: optix_engine::scenario::ScriptError) -> Self {
+        BenchError::Script(e)
+    }
+}
+
 /// Errors of the harness.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// The script does not parse.
+    /// The script does not parse. (Not a `source`: the message already
+    /// holds the parse error, and an error chain would print it twice.)
     #[error("script: {0}")]
-    Script(#[from] optix_engine::scenario::ScriptError),
+    Script(optix_engine::scenario::ScriptError),
     /// A histogram error.
     #[error("histogram: {0}")]
     Histogram(String),

@@ -1,4 +1,4 @@
-//! End-to-end tests of `optix scenario`: the built binary on scripts written
+//! End-to-end tests of `optix scenario` (and `optix bench engine --script`): the built binary on scripts written
 //! to a temporary folder (and on `examples/*.optix`), checking its output
 //! lines, exit codes and error messages.
 
@@ -416,4 +416,24 @@ fn auction_example_uncrosses_and_expires() {
     assert_eq!(count(&lines, r#""reason":"kill_switch""#), 3);
     assert_eq!(count(&lines, r#""ev":"expired""#), 2);
     assert_eq!(lines.last().unwrap(), r#"{"ev":"book","sym":"TSLA","bids":[["249.00",100]],"asks":[]}"#);
+}
+
+#[test]
+fn bench_engine_runs_a_script_and_names_a_bad_line_once() {
+    let text = "instrument X tick=0.01\naccount a cash=100000\naccount b cash=100000\n\
+new a 1 X buy limit px=10.00 qty=5\nnew b 2 X sell limit px=10.00 qty=3\ncancel a 1\n";
+    let path = script("bench_script", text);
+    let o = optix(&["bench", "engine", "--script", path.to_str().unwrap(), "--repeat", "3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    // Three commands (instrument and account lines set up), three times.
+    assert!(out.contains(r#""commands":9,"#), "{out}");
+    assert!(out.contains(r#""trades":3,"#), "{out}");
+
+    let bad = script("bench_script_bad", "instrument X tick=0.01\nquote X 1\n");
+    let o = optix(&["bench", "engine", "--script", bad.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert_eq!(err.matches("line 2").count(), 1, "{err}");
+    assert!(err.contains("usage: quote"), "{err}");
 }
