@@ -166,6 +166,15 @@ impl Unit {
     #[inline]
     pub(crate) fn value_half(&self, half_ticks: i64, lots: i64) -> i128 {
         let p = i128::from(half_ticks) * i128::from(lots);
+        if self.whole != 0 {
+            // `num / den` is the whole `whole`: the same rational as
+            // `p * whole / 2`, rounded half-even with a shift instead of
+            // two 128-bit divisions (unless `p * num` would saturate).
+            if let Some(v) = p.checked_mul(i128::from(self.whole)).filter(|v| v.checked_mul(self.den).is_some()) {
+                let q = v >> 1;
+                return if v & 1 == 0 { q } else { q + (q & 1) };
+            }
+        }
         div_half_even(p.saturating_mul(self.num), self.den * 2)
     }
 
@@ -343,6 +352,23 @@ mod tests {
         let fee = FeeModel { per_share: Money::ZERO, centi_bps: 100 };
         assert_eq!(Unit::of(&i).fee(&fee, 1, 12_345_000), 1_234);
         assert_eq!(Unit::of(&i).fee(&fee, 1, 12_355_000), 1_236);
+    }
+
+    #[test]
+    fn a_whole_unit_marks_at_a_mid_as_the_general_division_does() {
+        // Tick sizes whose money per tick and lot is whole (fast path) and
+        // a mid price in half ticks, odd and even, either sign of position.
+        for (tick, lot) in [("0.01", 1), ("0.01", 100), ("0.0001", 1), ("1", 10), ("0.000001", 3)] {
+            let u = Unit::of(&Instrument::new(tick, lot, VenueMode::Clob).unwrap());
+            assert_ne!(u.whole, 0, "{tick}");
+            for half in [1, 2, 3, 199_999, 200_001, 1 << 40, (1 << 49) - 1] {
+                for lots in [1, -1, 3, -3, 7, -1_000_001, 1 << 40, -(1 << 40)] {
+                    let p = i128::from(half) * i128::from(lots);
+                    let want = div_half_even(p.saturating_mul(u.num), u.den * 2);
+                    assert_eq!(u.value_half(half, lots), want, "{tick} x{lot}: {half} half ticks, {lots} lots");
+                }
+            }
+        }
     }
 
     #[test]

@@ -533,6 +533,26 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         p.expo = expo;
     }
 
+    /// A new mark: recomputes a position's mark value and moves its
+    /// account's sums by the difference (its exposure, from its working
+    /// orders' own prices, does not move). A flat position's value is 0 at
+    /// any mark.
+    #[inline(always)]
+    fn remark(&mut self, idx: u32, unit: &Unit, mark2: i64) {
+        let p = &self.positions[idx as usize];
+        if p.qty == 0 {
+            debug_assert_eq!(p.mv, self.mark_value(p), "a flat position's mark value");
+            return;
+        }
+        let mv = unit.value_half(mark2, p.qty);
+        debug_assert_eq!(mv, self.mark_value(p), "the mark value at the book's mark");
+        let (old_mv, acct) = (p.mv, p.acct);
+        let f = &mut self.accounts[acct as usize].funds;
+        f.mv += mv - old_mv;
+        f.gross += mv.abs() - old_mv.abs();
+        self.positions[idx as usize].mv = mv;
+    }
+
     /// Books a fill of `lots` at `px` for `acct` on `side`: cash, fee,
     /// position, cost basis, realized P&L. Returns the fee.
     #[inline]
@@ -2743,10 +2763,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         // A new quote: the liquidity clients took from the last one is back.
         self.books[b].ext = External { px, qty, taken: [0, 0], mark2 };
         if mark2 != old_mark {
-            for k in 0..self.books[b].holders.len() {
-                let idx = self.books[b].holders[k];
-                self.refresh(idx);
+            // Taken out for the loop (no allocation) and put back.
+            let holders = core::mem::take(&mut self.books[b].holders);
+            let unit = self.books[b].unit;
+            for &idx in &holders {
+                self.remark(idx, &unit, mark2);
             }
+            self.books[b].holders = holders;
         }
         if !self.books[b].paper || self.books[b].halted {
             return;
