@@ -333,6 +333,15 @@ pub(crate) struct Level {
     pub head: u32,
     pub tail: u32,
     pub count: u32,
+    /// The book side whose vector holds it ([`level_owner`]); `NIL` while
+    /// free. (It fills what was padding.)
+    pub owner: u32,
+}
+
+/// The [`Level::owner`] of book `b`'s `side`.
+#[inline]
+pub(crate) fn level_owner(b: usize, side: Side) -> u32 {
+    (b as u32) << 1 | side as u32
 }
 
 /// Slab of levels.
@@ -348,8 +357,8 @@ impl Levels {
     }
 
     #[inline]
-    pub(crate) fn alloc(&mut self, price: i64) -> u32 {
-        let lvl = Level { price, shown: 0, total: 0, head: NIL, tail: NIL, count: 0 };
+    pub(crate) fn alloc(&mut self, price: i64, owner: u32) -> u32 {
+        let lvl = Level { price, shown: 0, total: 0, head: NIL, tail: NIL, count: 0, owner };
         if self.free != NIL {
             let s = self.free;
             self.free = self.slab[s as usize].head;
@@ -371,12 +380,18 @@ impl Levels {
     pub(crate) fn release(&mut self, s: u32) {
         self.slab[s as usize].head = self.free;
         self.slab[s as usize].count = 0;
+        self.slab[s as usize].owner = NIL;
         self.free = s;
     }
 
     #[inline]
     pub(crate) fn get(&self, s: u32) -> &Level {
         &self.slab[s as usize]
+    }
+
+    /// Levels not free (O(slab): for `validate`).
+    pub(crate) fn owned(&self) -> usize {
+        self.slab.iter().filter(|l| l.owner != NIL).count()
     }
 
     #[inline]

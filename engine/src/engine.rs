@@ -176,6 +176,16 @@ struct Account {
 /// [`crate::runtime::PREFETCH_AHEAD`] ahead).
 pub const PREFETCH_NEAR: usize = 2;
 
+/// Entries of [`Engine::level_cache`] (16 KB).
+const LEVEL_CACHE: usize = 4096;
+
+/// The [`Engine::level_cache`] entry of `price` on the book side `owner`.
+#[inline(always)]
+fn level_cache_slot(price: i64, owner: u32) -> usize {
+    let h = (price as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(owner).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (h >> (64 - LEVEL_CACHE.trailing_zeros())) as usize
+}
+
 /// Positions kept inline in an account (most accounts trade a few symbols).
 const INLINE_POSITIONS: usize = 4;
 
@@ -265,6 +275,11 @@ pub struct Engine<R: PreTradeCheck, F: FillModel = QuoteFill> {
     positions: Vec<Position>,
     orders: Arena,
     levels: Levels,
+    /// Direct-mapped cache of price levels by (book side, price)
+    /// ([`level_cache_slot`]): a resting order usually finds its level here
+    /// without a binary search. An entry is a hint, used only when the
+    /// level it names is still on that side at that price.
+    level_cache: Box<[u32]>,
     live: LiveMap,
     /// Working orders not in a level (waiting stops and held OPG/CLS).
     off_book: usize,
@@ -346,6 +361,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             positions: Vec::new(),
             orders: Arena::with_capacity(config.order_capacity),
             levels: Levels::new(),
+            level_cache: vec![NIL; LEVEL_CACHE].into_boxed_slice(),
             live: LiveMap::with_capacity(config.order_capacity),
             off_book: 0,
             empty_levels: 0,
@@ -1775,55 +1791,21 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     fn rest(&mut self, slot: u32, out: &mut impl EventSink) {
         let o = *self.orders.get(slot);
         let o_shown = self.orders.shown(slot);
-        let book = &mut self.books[o.sym as usize];
-        let key = side_key(o.side(), o.price);
-        let s = o.side() as usize;
-        let mut found = book.find(o.side(), key);
-        if let Err(i) = found {
-            if book.empty[s] > 0 {
-                // An empty level right next to where the new one goes can
-                // take its price: the order of keys holds (it lies between
-                // the same neighbours) and nothing shifts.
-                let v = &book.sides[s];
-                let next_empty = i < v.len() && self.levels.get(v[i].level).count == 0;
-                let j = if next_empty {
-                    Some(i)
-                } else if i > 0 && self.levels.get(v[i - 1].level).count == 0 {
-                    Some(i - 1)
-                } else {
-                    None
-                };
-                if let Some(j) = j {
-                    let r = &mut book.sides[s][j];
-                    r.key = key;
-                    self.levels.get_mut(r.level).price = o.price;
-                    found = Ok(j);
-                }
+        let (b, s) = (o.sym as usize, o.side() as usize);
+        let owner = level_owner(b, o.side());
+        let h = level_cache_slot(o.price, owner);
+        let c = self.level_cache[h];
+        let lvl = if c != NIL && self.levels.get(c).owner == owner && self.levels.get(c).price == o.price {
+            // The level of this price on this side, live or kept empty.
+            if self.levels.get(c).count == 0 {
+                self.books[b].empty[s] -= 1;
+                self.empty_levels -= 1;
             }
-        }
-        if found.is_err() && self.empty_levels > 0 {
-            let v = &book.sides[s];
-            if v.len() == v.capacity() || self.levels.is_full() {
-                // Empty levels make room before anything grows.
-                self.reclaim_empty_levels();
-                found = self.books[o.sym as usize].find(o.side(), key);
-            }
-        }
-        let book = &mut self.books[o.sym as usize];
-        let lvl = match found {
-            Ok(i) => {
-                let l = book.sides[s][i].level;
-                if self.levels.get(l).count == 0 {
-                    book.empty[s] -= 1;
-                    self.empty_levels -= 1;
-                }
-                l
-            }
-            Err(i) => {
-                let l = self.levels.alloc(o.price);
-                book.sides[s].insert(i, LevelRef { key, level: l });
-                l
-            }
+            c
+        } else {
+            let l = self.find_or_add_level(b, o.side(), o.price);
+            self.level_cache[h] = l;
+            l
         };
         let l = self.levels.get_mut(lvl);
         let tail = l.tail;
@@ -1851,6 +1833,64 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 qty: Qty::from_lots(shown),
             },
         );
+    }
+
+    /// The level of `price` on book `b`'s `side`, found by binary search
+    /// (an empty level kept there comes back into use), else a new one:
+    /// an empty neighbour takes the price if there is one, else empty
+    /// levels make room before a vector would grow, else it is inserted.
+    #[inline]
+    fn find_or_add_level(&mut self, b: usize, side: Side, price: i64) -> u32 {
+        let book = &mut self.books[b];
+        let key = side_key(side, price);
+        let s = side as usize;
+        let mut found = book.find(side, key);
+        if let Err(i) = found {
+            if book.empty[s] > 0 {
+                // An empty level right next to where the new one goes can
+                // take its price: the order of keys holds (it lies between
+                // the same neighbours) and nothing shifts.
+                let v = &book.sides[s];
+                let next_empty = i < v.len() && self.levels.get(v[i].level).count == 0;
+                let j = if next_empty {
+                    Some(i)
+                } else if i > 0 && self.levels.get(v[i - 1].level).count == 0 {
+                    Some(i - 1)
+                } else {
+                    None
+                };
+                if let Some(j) = j {
+                    let r = &mut book.sides[s][j];
+                    r.key = key;
+                    self.levels.get_mut(r.level).price = price;
+                    found = Ok(j);
+                }
+            }
+        }
+        if found.is_err() && self.empty_levels > 0 {
+            let v = &book.sides[s];
+            if v.len() == v.capacity() || self.levels.is_full() {
+                // Empty levels make room before anything grows.
+                self.reclaim_empty_levels();
+                found = self.books[b].find(side, key);
+            }
+        }
+        let book = &mut self.books[b];
+        match found {
+            Ok(i) => {
+                let l = book.sides[s][i].level;
+                if self.levels.get(l).count == 0 {
+                    book.empty[s] -= 1;
+                    self.empty_levels -= 1;
+                }
+                l
+            }
+            Err(i) => {
+                let l = self.levels.alloc(price, level_owner(b, side));
+                book.sides[s].insert(i, LevelRef { key, level: l });
+                l
+            }
+        }
     }
 
     /// Unlinks the head order of a level during matching; the matching loop
@@ -3354,6 +3394,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         if kept != self.empty_levels {
             return Err(format!("{kept} empty levels kept, {} counted", self.empty_levels));
         }
+        // Levels in the books' vectors; no other level may say it is in one.
+        let mut owned = 0usize;
         for (b, book) in self.books.iter().enumerate() {
             for side in [Side::Buy, Side::Sell] {
                 let v = &book.sides[side as usize];
@@ -3377,6 +3419,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                     if key_price(side, r.key) != l.price {
                         return Err(format!("sym {b}: level key {} vs price {}", r.key, l.price));
                     }
+                    if l.owner != level_owner(b, side) {
+                        return Err(format!("sym {b} {side:?}: level {} owned by {}", r.level, l.owner));
+                    }
+                    owned += 1;
                     if l.count == 0 && l.head == NIL && l.tail == NIL && l.shown == 0 && l.total == 0 {
                         continue;
                     }
@@ -3509,6 +3555,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         }
         if off_book != self.off_book {
             return Err(format!("off-book orders {off_book} vs counter {}", self.off_book));
+        }
+        if self.levels.owned() != owned {
+            return Err(format!("{} levels say they are in a book, {owned} are", self.levels.owned()));
         }
         let working = resting + off_book;
         if working != self.orders.live() || working != self.live.len() {
