@@ -179,11 +179,13 @@ pub const PREFETCH_NEAR: usize = 2;
 /// Entries of [`Engine::level_cache`] (16 KB).
 const LEVEL_CACHE: usize = 4096;
 
-/// The [`Engine::level_cache`] entry of `price` on the book side `owner`.
+/// The [`Engine::level_cache`] entry of `price` on the book side `owner`:
+/// a side's prices take consecutive entries (the prices in use, near the
+/// touch, share a few cache lines), from a start that differs per side.
 #[inline(always)]
 fn level_cache_slot(price: i64, owner: u32) -> usize {
-    let h = (price as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(owner).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    (h >> (64 - LEVEL_CACHE.trailing_zeros())) as usize
+    let start = u64::from(owner).wrapping_mul(0x9E37_79B9);
+    ((price as u64).wrapping_add(start) as usize) & (LEVEL_CACHE - 1)
 }
 
 /// Positions kept inline in an account (most accounts trade a few symbols).
