@@ -16,15 +16,9 @@ use std::time::Instant;
 const QUOTES: u64 = 20_000;
 
 fn main() {
-    let n: u32 = match std::env::args().nth(1) {
-        None => 10_000,
-        Some(a) => match a.parse() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                eprintln!("marks: the holder count must be a number of at least 1, not '{a}'");
-                std::process::exit(2);
-            }
-        },
+    let Ok(n) = u32::try_from(optix_bench::count_arg("marks", "holder count", 10_000, 1)) else {
+        eprintln!("marks: the holder count must fit 32 bits");
+        std::process::exit(2);
     };
     let mut engine = Engine::new(EngineConfig::default(), Permissive);
     let Ok(instrument) = Instrument::new("0.01", 1, VenueMode::Paper) else { unreachable!("a valid tick size") };

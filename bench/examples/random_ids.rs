@@ -14,16 +14,7 @@ use optix_engine::{
 use std::time::Instant;
 
 fn main() {
-    let n: u64 = match std::env::args().nth(1) {
-        None => 300_000,
-        Some(a) => match a.parse() {
-            Ok(n) if n >= 10_000 => n,
-            _ => {
-                eprintln!("random_ids: the order count must be a number of at least 10,000, not '{a}'");
-                std::process::exit(2);
-            }
-        },
-    };
+    let n = optix_bench::count_arg("random_ids", "order count", 300_000, 10_000);
     let mut engine = Engine::new(EngineConfig::default(), Permissive);
     let Ok(instrument) = Instrument::new("0.01", 1, VenueMode::Clob) else { unreachable!("a valid tick size") };
     let sym = engine.add_instrument(instrument);

@@ -36,16 +36,7 @@ fn stop(acct: u32, clid: u64, sym: SymbolId, stop: i64) -> Input {
 }
 
 fn main() {
-    let n: u64 = match std::env::args().nth(1) {
-        None => 1_000_000,
-        Some(a) => match a.parse() {
-            Ok(n) if n >= 10_000 => n,
-            _ => {
-                eprintln!("stop_book: the stop count must be a number of at least 10,000, not '{a}'");
-                std::process::exit(2);
-            }
-        },
-    };
+    let n = optix_bench::count_arg("stop_book", "stop count", 1_000_000, 10_000);
     let mut engine = Engine::new(EngineConfig::default(), Permissive);
     let Ok(instrument) = Instrument::new("0.01", 1, VenueMode::Clob) else { unreachable!("a valid tick size") };
     let sym = engine.add_instrument(instrument);

@@ -17,3 +17,19 @@ pub mod engine_bench;
 pub mod itch_bench;
 pub mod pipeline_bench;
 pub mod ring_bench;
+
+/// The count an example program takes as its one argument: `default`
+/// without one; at least `min`, else the program stops with exit code 2,
+/// naming what the count is (`what`).
+pub fn count_arg(program: &str, what: &str, default: u64, min: u64) -> u64 {
+    match std::env::args().nth(1) {
+        None => default,
+        Some(a) => match a.parse() {
+            Ok(n) if n >= min => n,
+            _ => {
+                eprintln!("{program}: the {what} must be a number of at least {min}, not '{a}'");
+                std::process::exit(2);
+            }
+        },
+    }
+}

@@ -507,32 +507,29 @@ impl Book {
     /// Index of the level with `key` on `side`, or where it would be inserted.
     #[inline]
     pub(crate) fn find(&self, side: Side, key: i64) -> Result<usize, usize> {
-        let v = &self.sides[side as usize];
-        // Most activity is at or next to the touch: look there first.
-        if let Some(last) = v.last() {
-            if last.key == key {
-                return Ok(v.len() - 1);
-            }
-            if last.key < key {
-                return Err(v.len());
-            }
-        }
-        v.binary_search_by(|r| r.key.cmp(&key))
+        find_key(&self.sides[side as usize], key, |r| r.key)
     }
 
     /// Index of the stop price with `key` on `side`, or where it would be
     /// inserted.
     #[inline]
     pub(crate) fn find_stop(&self, side: Side, key: i64) -> Result<usize, usize> {
-        let v = &self.stops[side as usize];
-        if let Some(last) = v.last() {
-            if last.key == key {
-                return Ok(v.len() - 1);
-            }
-            if last.key < key {
-                return Err(v.len());
-            }
-        }
-        v.binary_search_by(|r| r.key.cmp(&key))
+        find_key(&self.stops[side as usize], key, |l| l.key)
     }
+}
+
+/// Binary search of a vector ascending by `key_of`, best (next to trade or
+/// trigger) last: most activity is at or next to that end, so it looks
+/// there first.
+#[inline(always)]
+fn find_key<T>(v: &[T], key: i64, key_of: impl Fn(&T) -> i64) -> Result<usize, usize> {
+    if let Some(last) = v.last() {
+        if key_of(last) == key {
+            return Ok(v.len() - 1);
+        }
+        if key_of(last) < key {
+            return Err(v.len());
+        }
+    }
+    v.binary_search_by(|r| key_of(r).cmp(&key))
 }

@@ -2116,12 +2116,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         l.tail = slot;
         if tail == NIL {
             l.head = slot;
-        } else {
-            self.orders.get_mut(tail).next = slot;
         }
-        let n = self.orders.get_mut(slot);
-        n.prev = tail;
-        n.next = NIL;
+        self.link_after(tail, slot);
         self.off_book += 1;
     }
     #[cold]
@@ -2300,6 +2296,19 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         }
     }
 
+    /// Links `slot` as the new tail of an intrusive `prev`/`next` list
+    /// after `tail` (`NIL`: the list was empty); the caller moves the list's
+    /// own head and tail.
+    #[inline]
+    fn link_after(&mut self, tail: u32, slot: u32) {
+        if tail != NIL {
+            self.orders.get_mut(tail).next = slot;
+        }
+        let n = self.orders.get_mut(slot);
+        n.prev = tail;
+        n.next = NIL;
+    }
+
     /// Appends an OPG/CLS order to its auction's held list.
     #[cold]
     #[inline(never)]
@@ -2310,13 +2319,9 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         list.tail = slot;
         if tail == NIL {
             list.head = slot;
-        } else {
-            self.orders.get_mut(tail).next = slot;
         }
-        let n = self.orders.get_mut(slot);
-        n.prev = tail;
-        n.next = NIL;
-        n.flags |= FLAG_HELD;
+        self.link_after(tail, slot);
+        self.orders.get_mut(slot).flags |= FLAG_HELD;
         self.off_book += 1;
     }
     #[cold]
