@@ -65,6 +65,9 @@ pub struct Opts {
     pub seed: u64,
     /// The pre-trade check the engine runs.
     pub check: CheckChoice,
+    /// Runs of a generated workload over the same stream, each through a
+    /// fresh engine; the report gives the median of each figure (at least 1).
+    pub runs: u32,
 }
 
 /// Which pre-trade check the benchmarked engine runs.
@@ -179,6 +182,12 @@ pub struct Report {
     pub alloc_counted: bool,
     /// Orders rejected by a risk limit (0: the limits never bound).
     pub risk_rejects: u64,
+    /// Runs over the same stream: `commands_per_sec`, `seconds` and the
+    /// percentiles are medians over them, `max_ns`, `bytes_per_order` and
+    /// `steady_state_allocs` the largest.
+    pub runs: u32,
+    /// Throughput of each run, in run order.
+    pub runs_commands_per_sec: Vec<f64>,
 }
 
 impl Report {
@@ -188,6 +197,10 @@ impl Report {
         writeln!(w, "  commands            {:>14}", self.commands)?;
         writeln!(w, "  seconds             {:>14.3}", self.seconds)?;
         writeln!(w, "  commands/s          {:>14.0}", self.commands_per_sec)?;
+        if self.runs > 1 {
+            let each: Vec<String> = self.runs_commands_per_sec.iter().map(|r| format!("{r:.0}")).collect();
+            writeln!(w, "  runs                {:>14}  (medians; commands/s of each: {})", self.runs, each.join(", "))?;
+        }
         writeln!(
             w,
             "  service time ns     p50 {}  p99 {}  p99.9 {}  max {}  ({} samples, clock {} ns subtracted)",
@@ -715,6 +728,8 @@ fn report(workload: &str, check: CheckChoice, m: &Measure, overhead: u64, alloc_
             CheckChoice::Permissive => "permissive".to_string(),
         },
         risk_rejects: m.sink.risk_rejects,
+        runs: 1,
+        runs_commands_per_sec: vec![m.measured as f64 / m.seconds.max(1e-9)],
         commands: m.measured,
         seconds: m.seconds,
         commands_per_sec: m.measured as f64 / m.seconds.max(1e-9),
@@ -766,22 +781,63 @@ pub fn run(opts: &Opts) -> Result<Report, BenchError> {
         Flow::Liquibook => 0,
         _ => stream.inputs.len() - opts.commands as usize,
     };
-    // What the harness itself needs is allocated before the heap is read,
-    // so the growth measured is the engine's.
-    let hist = new_histogram()?;
-    alloc::reset_peak();
-    let heap_before = alloc::snapshot().live_bytes;
-    let m = match opts.check {
-        CheckChoice::Standard => {
-            let mut engine = build(&stream, standard_risk(stream.accounts.len()));
-            measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
-        }
-        CheckChoice::Permissive => {
-            let mut engine = build(&stream, Permissive);
-            measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
-        }
+    let mut reports = Vec::with_capacity(opts.runs.max(1) as usize);
+    for _ in 0..opts.runs.max(1) {
+        // What the harness itself needs is allocated before the heap is
+        // read, so the growth measured is the engine's.
+        let hist = new_histogram()?;
+        alloc::reset_peak();
+        let heap_before = alloc::snapshot().live_bytes;
+        let m = match opts.check {
+            CheckChoice::Standard => {
+                let mut engine = build(&stream, standard_risk(stream.accounts.len()));
+                measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
+            }
+            CheckChoice::Permissive => {
+                let mut engine = build(&stream, Permissive);
+                measure(&mut engine, &stream.inputs, warmup, heap_before, overhead, hist)?
+            }
+        };
+        reports.push(report(name, opts.check, &m, overhead, alloc_counted));
+    }
+    combine(reports)
+}
+
+/// One report for several runs over the same stream: medians of the
+/// timings, the largest of `max_ns`, memory and allocations. The engine is
+/// deterministic, so every run must emit the same events and trades and
+/// rest the same orders; a run that does not is an error.
+fn combine(mut reports: Vec<Report>) -> Result<Report, BenchError> {
+    let Some(first) = reports.first() else {
+        return Err(BenchError::Options("no runs".into()));
     };
-    Ok(report(name, opts.check, &m, overhead, alloc_counted))
+    let same = |r: &Report| {
+        (r.events, r.trades, r.resting_peak, r.resting_end, r.risk_rejects)
+            == (first.events, first.trades, first.resting_peak, first.resting_end, first.risk_rejects)
+    };
+    if !reports.iter().all(same) {
+        return Err(BenchError::Options("runs over the same stream differ in events or resting orders".into()));
+    }
+    fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v[v.len() / 2]
+    }
+    let each: Vec<f64> = reports.iter().map(|r| r.commands_per_sec).collect();
+    let seconds = median(reports.iter().map(|r| r.seconds).collect());
+    let p50 = median(reports.iter().map(|r| r.p50_ns).collect());
+    let p99 = median(reports.iter().map(|r| r.p99_ns).collect());
+    let p999 = median(reports.iter().map(|r| r.p999_ns).collect());
+    let max = reports.iter().map(|r| r.max_ns).max().unwrap_or(0);
+    let bytes = reports.iter().map(|r| r.bytes_per_order).fold(0.0, f64::max);
+    let allocs = reports.iter().map(|r| r.steady_state_allocs).max().unwrap_or(0);
+    let runs = reports.len() as u32;
+    let mut r = reports.swap_remove(0);
+    r.commands_per_sec = median(each.clone());
+    (r.seconds, r.p50_ns, r.p99_ns, r.p999_ns, r.max_ns) = (seconds, p50, p99, p999, max);
+    (r.bytes_per_order, r.steady_state_allocs) = (bytes, allocs);
+    r.runs = runs;
+    r.runs_commands_per_sec = each;
+    Ok(r)
 }
 
 /// An engine with a stream's instruments and accounts.
@@ -910,6 +966,44 @@ mod tests {
             assert!(!b.iter().any(|e| matches!(e.kind, EventKind::Rejected { reason, .. } if reason.is_risk())));
             risky.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn several_runs_report_medians_of_the_same_work() {
+        let opts =
+            |runs| Opts { flow: Flow::ExchangeCore, commands: 20_000, seed: 5, check: CheckChoice::Standard, runs };
+        let one = run(&opts(1)).unwrap();
+        let three = run(&opts(3)).unwrap();
+        assert_eq!((one.runs, one.runs_commands_per_sec.len()), (1, 1));
+        assert_eq!(one.commands_per_sec, one.runs_commands_per_sec[0]);
+        assert_eq!((three.runs, three.runs_commands_per_sec.len()), (3, 3));
+        let mut each = three.runs_commands_per_sec.clone();
+        each.sort_by(f64::total_cmp);
+        assert_eq!(three.commands_per_sec, each[1], "the median run's throughput");
+        // The same stream through fresh engines: the same work each time.
+        assert_eq!((three.commands, three.events, three.trades), (one.commands, one.events, one.trades));
+        assert_eq!((three.resting_peak, three.resting_end), (one.resting_peak, one.resting_end));
+        assert!(three.p50_ns <= three.p99_ns && three.p99_ns <= three.p999_ns && three.p999_ns <= three.max_ns);
+    }
+
+    #[test]
+    fn combining_runs_takes_medians_and_worst_cases() {
+        let base =
+            run(&Opts { flow: Flow::Liquibook, commands: 5_000, seed: 1, check: CheckChoice::Permissive, runs: 1 })
+                .unwrap();
+        let with = |cps: f64, p99: u64, max: u64, allocs: u64| Report {
+            commands_per_sec: cps,
+            runs_commands_per_sec: vec![cps],
+            p99_ns: p99,
+            max_ns: max,
+            steady_state_allocs: allocs,
+            ..base.clone()
+        };
+        let r = combine(vec![with(3.0, 900, 10, 0), with(1.0, 500, 99, 0), with(2.0, 700, 20, 4)]).unwrap();
+        assert_eq!((r.commands_per_sec, r.p99_ns, r.max_ns, r.steady_state_allocs), (2.0, 700, 99, 4));
+        assert_eq!(r.runs_commands_per_sec, vec![3.0, 1.0, 2.0]);
+        let odd = Report { events: base.events + 1, ..base.clone() };
+        assert!(combine(vec![base.clone(), odd]).is_err(), "runs that did different work");
     }
 
     #[test]

@@ -92,6 +92,10 @@ struct EngineBenchArgs {
     /// Pre-trade check: `standard` (StandardRisk, every limit on, none binding) or `permissive`.
     #[arg(long, default_value = "standard")]
     check: optix_bench::engine_bench::CheckChoice,
+    /// Runs over the same generated stream, each through a fresh engine; the
+    /// report gives the median of each figure and every run's commands/s.
+    #[arg(long, default_value_t = 1, conflicts_with = "script", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -157,7 +161,7 @@ fn bench_engine(a: &EngineBenchArgs) -> anyhow::Result<()> {
         (None, Workload::Liquibook) => Flow::Liquibook,
         (None, Workload::ExchangeCore) => Flow::ExchangeCore,
     };
-    let opts = Opts { flow, commands: a.commands, seed: a.seed, check: a.check };
+    let opts = Opts { flow, commands: a.commands, seed: a.seed, check: a.check, runs: a.runs };
     let report = engine_bench::run(&opts)?;
     let mut out = std::io::stdout().lock();
     if a.json {
