@@ -60,6 +60,19 @@ impl TokenBucket {
         self.available(rate_per_sec, now_ns) >= ORDER_COST
     }
 
+    /// [`Self::can_take`], then [`Self::take`] when it can, with the
+    /// refill worked out once. Returns whether it took a token.
+    #[inline]
+    pub fn try_take(&mut self, rate_per_sec: u32, now_ns: u64) -> bool {
+        let available = self.available(rate_per_sec, now_ns);
+        if available < ORDER_COST {
+            return false;
+        }
+        self.tokens = available - ORDER_COST;
+        self.last_ns = self.last_ns.max(now_ns);
+        true
+    }
+
     /// Spends one order at `now_ns`; call only after [`Self::can_take`]
     /// returned `true` at the same `now_ns`.
     #[inline]

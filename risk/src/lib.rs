@@ -87,11 +87,92 @@ const BPS: i128 = 10_000;
 /// Risk state of one account: its limits and its throttle.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AccountRisk {
-    /// The account's limits (all off by default).
-    pub limits: RiskLimits,
+    /// The limits as the check reads them (kept with `limits`).
+    bounds: Bounds,
     /// The account's token bucket (meaningful while `limits.rate_per_sec` is set;
     /// zero otherwise).
     pub bucket: TokenBucket,
+    /// The account's limits (all off by default).
+    pub limits: RiskLimits,
+}
+
+/// An account's [`RiskLimits`] in the form the check reads: a limit that
+/// is off holds a value nothing exceeds, so an order that passes every rule
+/// (almost every order) costs one test of all of them together, with no
+/// `Option` to look into; only a failing order goes rule by rule, to find
+/// the first reason in the documented order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bounds {
+    max_qty: i64,
+    max_notional: i64,
+    max_long: i64,
+    max_short: i64,
+    /// Negative: no collar.
+    collar_bps: i64,
+    max_open: u32,
+    buying_power: bool,
+    rate_per_sec: Option<u32>,
+}
+
+impl Bounds {
+    const OFF: Bounds = Bounds {
+        max_qty: i64::MAX,
+        max_notional: i64::MAX,
+        max_long: i64::MAX,
+        max_short: i64::MAX,
+        collar_bps: -1,
+        max_open: u32::MAX,
+        buying_power: false,
+        rate_per_sec: None,
+    };
+
+    /// The bounds of valid limits (see [`validate_limits`]: none negative).
+    fn of(l: &RiskLimits) -> Bounds {
+        Bounds {
+            max_qty: l.max_qty.unwrap_or(i64::MAX),
+            max_notional: l.max_notional.map_or(i64::MAX, Money::micros),
+            max_long: l.max_long.unwrap_or(i64::MAX),
+            max_short: l.max_short.unwrap_or(i64::MAX),
+            collar_bps: l.collar_bps.unwrap_or(-1),
+            max_open: l.max_open_orders.unwrap_or(u32::MAX),
+            buying_power: l.buying_power,
+            rate_per_sec: l.rate_per_sec,
+        }
+    }
+
+    /// Whether `o` passes every stateless rule. `false` when one fails, and
+    /// also when the collar's band would not fit 64 bits (then the rule by
+    /// rule check decides).
+    #[inline(always)]
+    fn pass(&self, o: &OrderCheck) -> bool {
+        let (worst, max) = match o.side {
+            Side::Buy => (o.worst_long, self.max_long),
+            Side::Sell => (o.worst_short, self.max_short),
+        };
+        // `|`, not `||`: every comparison runs, and one branch tests them all.
+        let fail = (o.qty.lots() > self.max_qty)
+            | (o.notional.micros() > self.max_notional)
+            | (o.open_orders > self.max_open)
+            | (worst > max)
+            | (self.buying_power & (o.bp_used > Money::ZERO) & (o.bp_used > o.buying_power));
+        if fail {
+            return false;
+        }
+        if self.collar_bps < 0 || o.ref_price.is_none() || o.price.is_none() {
+            return true;
+        }
+        let reference = o.ref_price.ticks();
+        match reference.unsigned_abs().checked_mul(self.collar_bps.unsigned_abs()) {
+            Some(p) if p <= i64::MAX as u64 => o.price.ticks().abs_diff(reference) <= p / BPS as u64,
+            _ => false,
+        }
+    }
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds::OFF
+    }
 }
 
 /// The standard pre-trade check: per-account limits, a per-account throttle
@@ -147,6 +228,7 @@ impl StandardRisk {
             },
         };
         account.limits = limits;
+        account.bounds = Bounds::of(&limits);
         Ok(())
     }
 
@@ -179,13 +261,14 @@ impl StandardRisk {
         let Some(account) = self.accounts.get_mut(order.acct.0 as usize) else {
             return Ok(());
         };
-        check_limits(&account.limits, order)?;
+        if !account.bounds.pass(order) {
+            check_limits(&account.limits, order)?;
+        }
         if order.kind != CheckKind::Triggered {
-            if let Some(rate) = account.limits.rate_per_sec {
-                if !account.bucket.can_take(rate, now.0) {
+            if let Some(rate) = account.bounds.rate_per_sec {
+                if !account.bucket.try_take(rate, now.0) {
                     return Err(RejectReason::Throttled);
                 }
-                account.bucket.take(rate, now.0);
             }
         }
         Ok(())
@@ -259,12 +342,12 @@ impl PreTradeCheck for StandardRisk {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_new(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
         self.check(now, order)
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_replace(&mut self, now: Nanos, order: &OrderCheck) -> Result<(), RejectReason> {
         self.check(now, order)
     }
@@ -361,6 +444,102 @@ mod tests {
         assert_eq!(r.account(AccountId(1)).unwrap().bucket.tokens, TokenBucket::capacity(2));
         r.set_limits(AccountId(1), rate(None)).unwrap();
         assert_eq!(r.account(AccountId(1)).unwrap().bucket, TokenBucket::default());
+    }
+
+    /// Values at and around every boundary the rules compare against.
+    fn edge_i64() -> impl proptest::strategy::Strategy<Value = i64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(i64::MIN),
+            Just(-1i64),
+            Just(0i64),
+            Just(1i64),
+            Just(i64::MAX),
+            Just(i64::MAX / 10_000),
+            Just(1i64 << 48),
+            -3i64..=3,
+            95i64..=105,
+            9_990i64..=10_010,
+            any::<i64>(),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The one-test fast path over the precomputed bounds decides
+        /// exactly as the rules one by one, for every limit switched on or
+        /// off at any valid value and any order, the collar's overflow
+        /// cases included.
+        #[test]
+        fn bounds_decide_as_the_rules_one_by_one(
+            limits in (
+                proptest::option::of(0i64..=i64::MAX),
+                proptest::option::of(0i64..=i64::MAX),
+                proptest::option::of(proptest::prop_oneof![0i64..=20_000, 0i64..=i64::MAX]),
+                proptest::option::of(proptest::prelude::any::<u32>()),
+                proptest::option::of(0i64..=i64::MAX),
+                proptest::option::of(0i64..=i64::MAX),
+                proptest::prelude::any::<bool>(),
+            ),
+            o in (
+                proptest::prelude::any::<bool>(),
+                edge_i64(), edge_i64(), edge_i64(), edge_i64(),
+                proptest::prelude::any::<u32>(),
+                edge_i64(), edge_i64(), edge_i64(), edge_i64(),
+            ),
+        ) {
+            let l = RiskLimits {
+                max_qty: limits.0,
+                max_notional: limits.1.map(Money::from_micros),
+                collar_bps: limits.2,
+                max_open_orders: limits.3,
+                max_long: limits.4,
+                max_short: limits.5,
+                buying_power: limits.6,
+                rate_per_sec: None,
+            };
+            let side = if o.0 { Side::Buy } else { Side::Sell };
+            let px = |t: i64| if t == 0 { optix_engine::Price::NONE } else { optix_engine::Price::from_ticks(t) };
+            let mut c = OrderCheck::bare(AccountId(0), SymbolId(0), side, px(o.1), optix_engine::Qty::from_lots(o.2));
+            c.ref_price = px(o.3);
+            c.notional = Money::from_micros(o.4);
+            c.open_orders = o.5;
+            c.worst_long = o.6;
+            c.worst_short = o.7;
+            c.buying_power = Money::from_micros(o.8);
+            c.bp_used = Money::from_micros(o.9);
+            let b = Bounds::of(&l);
+            let rules = check_limits(&l, &c);
+            if b.pass(&c) {
+                proptest::prop_assert_eq!(rules, Ok(()));
+            }
+            let mut r = StandardRisk::new();
+            r.set_limits(AccountId(0), l).unwrap();
+            proptest::prop_assert_eq!(r.check_new(Nanos(0), &c), rules);
+        }
+    }
+
+    #[test]
+    fn the_bucket_takes_in_one_step_as_can_take_then_take() {
+        for (tokens, last, rate, now) in [
+            (0, 0, 1, 0),
+            (0, 0, 1, 999_999_999),
+            (0, 0, 1, 1_000_000_000),
+            (5 * ORDER_COST, 10, 5, 10),
+            (ORDER_COST - 1, 7, 3, 7),
+            (ORDER_COST - 1, 7, 3, 8),
+            (0, u64::MAX, u32::MAX, 0),
+            (ORDER_COST, 100, 1, 50),
+        ] {
+            let start = TokenBucket { tokens, last_ns: last };
+            let mut two = start;
+            let ok = two.can_take(rate, now);
+            if ok {
+                two.take(rate, now);
+            }
+            let mut one = start;
+            assert_eq!(one.try_take(rate, now), ok);
+            assert_eq!(one, two);
+        }
     }
 
     #[test]
