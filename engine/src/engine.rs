@@ -281,7 +281,7 @@ pub struct Engine<R: PreTradeCheck, F: FillModel = QuoteFill> {
     /// ([`level_cache_slot`]): a resting order usually finds its level here
     /// without a binary search. An entry is a hint, used only when the
     /// level it names is still on that side at that price.
-    level_cache: Box<[u32]>,
+    level_cache: Box<[u32; LEVEL_CACHE]>,
     live: LiveMap,
     /// Working orders not in a level (waiting stops and held OPG/CLS).
     off_book: usize,
@@ -363,7 +363,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             positions: Vec::new(),
             orders: Arena::with_capacity(config.order_capacity),
             levels: Levels::new(),
-            level_cache: vec![NIL; LEVEL_CACHE].into_boxed_slice(),
+            level_cache: Box::new([NIL; LEVEL_CACHE]),
             live: LiveMap::with_capacity(config.order_capacity),
             off_book: 0,
             empty_levels: 0,
