@@ -1284,8 +1284,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Allocates a working order's slot: node, side table, id map, account
     /// list and expiry. Not yet in a level, stop book or held list.
-    #[inline]
+    #[inline(never)]
     fn new_slot(&mut self, x: &Exec, leaves: i64, filled: i64) -> u32 {
+        self.new_slot_inline(x, leaves, filled)
+    }
+
+    /// [`Engine::new_slot`] inlined, for a new order that rests.
+    #[inline(always)]
+    fn new_slot_inline(&mut self, x: &Exec, leaves: i64, filled: i64) -> u32 {
         let pos = if x.known.pos != NIL { x.known.pos } else { self.pos_index(x.oref.acct.0, x.sym.0) };
         let slot = self.orders.alloc();
         *self.orders.get_mut(slot) = Order {
@@ -1387,7 +1393,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 .emit(out, EventKind::Cancelled { order: x.oref, sym: x.sym, qty: Qty::from_lots(t.leaves), reason });
         }
         let slot = if slot == NIL {
-            self.new_slot(x, t.leaves, t.filled)
+            self.new_slot_inline(x, t.leaves, t.filled)
         } else {
             let n = self.orders.get_mut(slot);
             n.leaves = t.leaves;
@@ -1401,7 +1407,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         // its exposure is the one the check worked out.
         let known = if !t.touched && t.leaves == x.qty { x.known } else { UNKNOWN };
         self.open_adjust_known(slot, known, t.leaves, i128::from(self.value_px(slot)) * i128::from(t.leaves));
-        self.rest(slot, out);
+        self.rest_inline(slot, out);
     }
 
     /// An executed order that does not rest: releases its slot if it has one.
@@ -1790,7 +1796,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
 
     /// Puts an unlinked working order at the back of its price level and
     /// emits the level update.
+    #[inline(never)]
     fn rest(&mut self, slot: u32, out: &mut impl EventSink) {
+        self.rest_inline(slot, out);
+    }
+
+    /// [`Engine::rest`] inlined, for a new order that rests (the common case
+    /// of the add-heavy flows).
+    #[inline(always)]
+    fn rest_inline(&mut self, slot: u32, out: &mut impl EventSink) {
         let o = *self.orders.get(slot);
         let o_shown = self.orders.shown(slot);
         let (b, s) = (o.sym as usize, o.side() as usize);
@@ -2564,33 +2578,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         );
         let keeps_priority = new_price == o.price && new_stop == old_stop && new_total <= old_total;
         if waiting || held {
-            // A waiting stop or an order held for an auction: in place when
-            // nothing but a lower quantity, else to the back of its stop
-            // price or of the held list (a stop may then trigger at once).
-            self.open_change(slot, -o.leaves);
-            if !keeps_priority {
-                if waiting {
-                    self.unlink_stop(slot);
-                } else {
-                    self.unlink_held(slot);
-                }
-            }
-            let n = self.orders.get_mut(slot);
-            n.price = new_price;
-            n.leaves = new_leaves;
-            self.orders.set_shown(slot, new_leaves);
-            if waiting {
-                self.orders.aux_mut(slot).stop = new_stop;
-            }
-            self.open_change(slot, new_leaves);
-            if !keeps_priority {
-                if waiting {
-                    self.place_stop(slot, out);
-                } else {
-                    self.hold(slot);
-                }
-            }
-            return;
+            return self.replace_off_book(slot, keeps_priority, new_price, new_stop, new_leaves, out);
         }
         if keeps_priority {
             // Same price, not more: reduce in place, priority kept; a reserve
@@ -2643,7 +2631,67 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             self.rest(slot, out);
             return self.run_stops(b, out);
         }
-        // Crossing: its open quantity leaves before it trades as a taker.
+        self.replace_crossing(slot, oref, new_price, new_total, new_leaves, out);
+    }
+
+    /// The rest of [`Engine::on_replace`] for a waiting stop or an order
+    /// held for an auction: in place when nothing but a lower quantity,
+    /// else to the back of its stop price or of the held list (a stop may
+    /// then trigger at once).
+    #[cold]
+    #[inline(never)]
+    fn replace_off_book(
+        &mut self,
+        slot: u32,
+        keeps_priority: bool,
+        new_price: i64,
+        new_stop: i64,
+        new_leaves: i64,
+        out: &mut impl EventSink,
+    ) {
+        let o = *self.orders.get(slot);
+        let waiting = o.flags & FLAG_STOP != 0;
+        self.open_change(slot, -o.leaves);
+        if !keeps_priority {
+            if waiting {
+                self.unlink_stop(slot);
+            } else {
+                self.unlink_held(slot);
+            }
+        }
+        let n = self.orders.get_mut(slot);
+        n.price = new_price;
+        n.leaves = new_leaves;
+        self.orders.set_shown(slot, new_leaves);
+        if waiting {
+            self.orders.aux_mut(slot).stop = new_stop;
+        }
+        self.open_change(slot, new_leaves);
+        if !keeps_priority {
+            if waiting {
+                self.place_stop(slot, out);
+            } else {
+                self.hold(slot);
+            }
+        }
+    }
+
+    /// The rest of [`Engine::on_replace`] for a book order whose new price
+    /// crosses (already out of its level): its open quantity leaves, it
+    /// trades as a taker, and what is left rests at the new price.
+    #[inline(never)]
+    fn replace_crossing(
+        &mut self,
+        slot: u32,
+        oref: OrderRef,
+        new_price: i64,
+        new_total: i64,
+        new_leaves: i64,
+        out: &mut impl EventSink,
+    ) {
+        let o = *self.orders.get(slot);
+        let old_filled = self.orders.filled(slot);
+        let sym = SymbolId(u32::from(o.sym));
         self.open_change(slot, -o.leaves);
         let mut t = Taker {
             oref,
@@ -2669,7 +2717,7 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
             self.open_change(slot, t.leaves);
             self.rest(slot, out);
         }
-        self.run_stops(b, out);
+        self.run_stops(o.sym as usize, out);
     }
 
     // -----------------------------------------------------------------
