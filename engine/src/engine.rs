@@ -337,6 +337,62 @@ fn signed(side: Side, q: i64) -> i64 {
     }
 }
 
+/// Mark value of position `p` in book `b`: at the symbol's mark, else at cost.
+#[inline(always)]
+fn mark_value_in(b: &Book, p: &Position) -> i128 {
+    if b.ext.mark2 != 0 && p.qty != 0 {
+        b.unit.value_half(b.ext.mark2, p.qty)
+    } else {
+        p.cost
+    }
+}
+
+/// Recomputes position `p`'s mark value and exposure (book `b`) and moves
+/// its account's sums `f` by the difference.
+#[inline(always)]
+fn refresh_in(p: &mut Position, f: &mut Funds, b: &Book) {
+    let mv = mark_value_in(b, p);
+    let expo = Position::exposure(p.qty, p.open, p.open_value, &b.unit);
+    f.mv += mv - p.mv;
+    f.gross += mv.abs() - p.mv.abs();
+    f.expo += expo - p.expo;
+    p.mv = mv;
+    p.expo = expo;
+}
+
+/// Books a fill of `lots` at `px` on `side` into position `p` of account
+/// `a` (cash, fee, quantity, cost basis, realized P&L), without refreshing
+/// the cached sums. Returns the fee.
+#[inline(always)]
+fn fill_in(p: &mut Position, a: &mut Account, unit: &Unit, side: Side, px: i64, lots: i64) -> Money {
+    let notional = unit.value(px, lots);
+    let fee = unit.fee(&a.spec.fees, lots, notional);
+    let f = &mut a.funds;
+    let sn = if side == Side::Buy { notional } else { -notional };
+    f.cash -= sn + fee;
+    f.fees += fee;
+    let q0 = p.qty;
+    let closes = match side {
+        Side::Buy => (-q0).clamp(0, lots),
+        Side::Sell => q0.clamp(0, lots),
+    };
+    let mut realized = 0i128;
+    let mut opening = notional;
+    if closes > 0 {
+        // The closed part's share of the cost basis and of the notional.
+        let basis = if closes == q0.abs() { p.cost } else { mul_div(p.cost, closes, q0.abs()) };
+        let n_close = if closes == lots { notional } else { mul_div(notional, closes, lots) };
+        realized = if side == Side::Buy { -n_close } else { n_close } - basis;
+        p.cost -= basis;
+        opening = notional - n_close;
+    }
+    p.cost += if side == Side::Buy { opening } else { -opening };
+    p.qty += signed(side, lots);
+    p.realized += realized;
+    f.realized += realized;
+    Money::from_micros(sat(fee))
+}
+
 impl<R: PreTradeCheck> Engine<R, QuoteFill> {
     /// An empty engine with the given check and the default paper fill model.
     pub fn new(config: EngineConfig, check: R) -> Self {
@@ -526,29 +582,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// Mark value of a position: at the symbol's mark, else at cost.
     #[inline]
     fn mark_value(&self, p: &Position) -> i128 {
-        let b = &self.books[p.sym as usize];
-        if b.ext.mark2 != 0 && p.qty != 0 {
-            b.unit.value_half(b.ext.mark2, p.qty)
-        } else {
-            p.cost
-        }
+        mark_value_in(&self.books[p.sym as usize], p)
     }
 
     /// Recomputes a position's mark value and exposure and moves its
     /// account's sums by the difference.
     #[inline(always)]
     fn refresh(&mut self, idx: u32) {
-        let p = &self.positions[idx as usize];
-        let mv = self.mark_value(p);
-        let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
-        let (old_mv, old_expo, acct) = (p.mv, p.expo, p.acct);
-        let f = &mut self.accounts[acct as usize].funds;
-        f.mv += mv - old_mv;
-        f.gross += mv.abs() - old_mv.abs();
-        f.expo += expo - old_expo;
         let p = &mut self.positions[idx as usize];
-        p.mv = mv;
-        p.expo = expo;
+        refresh_in(p, &mut self.accounts[p.acct as usize].funds, &self.books[p.sym as usize]);
     }
 
     /// A new mark: recomputes a position's mark value and moves its
@@ -590,11 +632,14 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = self.orders.get(slot);
         let (idx, side) = (o.pos, o.side());
         debug_assert_eq!(self.pos_find(o.acct, u32::from(o.sym)), Some(idx), "a working order's position");
+        // Each of the position, its account and its book indexed once.
         let p = &mut self.positions[idx as usize];
+        let a = &mut self.accounts[p.acct as usize];
+        let b = &self.books[p.sym as usize];
         p.open[side as usize] -= lots;
         p.open_value[side as usize] -= i128::from(value_px) * i128::from(lots);
-        let fee = self.fill_at(idx, side, px, lots);
-        self.refresh(idx);
+        let fee = fill_in(p, a, &b.unit, side, px, lots);
+        refresh_in(p, &mut a.funds, b);
         fee
     }
 
@@ -602,36 +647,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// without refreshing the cached sums. Returns the fee.
     #[inline(always)]
     fn fill_at(&mut self, idx: u32, side: Side, px: i64, lots: i64) -> Money {
-        let (acct, sym) = (self.positions[idx as usize].acct, self.positions[idx as usize].sym);
-        let unit = &self.books[sym as usize].unit;
-        let notional = unit.value(px, lots);
-        let a = &mut self.accounts[acct as usize];
-        let fee = unit.fee(&a.spec.fees, lots, notional);
-        let f = &mut a.funds;
-        let sn = if side == Side::Buy { notional } else { -notional };
-        f.cash -= sn + fee;
-        f.fees += fee;
         let p = &mut self.positions[idx as usize];
-        let q0 = p.qty;
-        let closes = match side {
-            Side::Buy => (-q0).clamp(0, lots),
-            Side::Sell => q0.clamp(0, lots),
-        };
-        let mut realized = 0i128;
-        let mut opening = notional;
-        if closes > 0 {
-            // The closed part's share of the cost basis and of the notional.
-            let basis = if closes == q0.abs() { p.cost } else { mul_div(p.cost, closes, q0.abs()) };
-            let n_close = if closes == lots { notional } else { mul_div(notional, closes, lots) };
-            realized = if side == Side::Buy { -n_close } else { n_close } - basis;
-            p.cost -= basis;
-            opening = notional - n_close;
-        }
-        p.cost += if side == Side::Buy { opening } else { -opening };
-        p.qty += signed(side, lots);
-        p.realized += realized;
-        self.accounts[acct as usize].funds.realized += realized;
-        Money::from_micros(sat(fee))
+        fill_in(p, &mut self.accounts[p.acct as usize], &self.books[p.sym as usize].unit, side, px, lots)
     }
 
     /// The price a working order's open quantity is valued at: its limit,
@@ -708,11 +725,10 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// mark did not move).
     #[inline(always)]
     fn refresh_exposure(&mut self, idx: u32) {
-        let p = &self.positions[idx as usize];
+        let p = &mut self.positions[idx as usize];
         let expo = Position::exposure(p.qty, p.open, p.open_value, &self.books[p.sym as usize].unit);
-        let old = p.expo;
-        self.accounts[p.acct as usize].funds.expo += expo - old;
-        self.positions[idx as usize].expo = expo;
+        self.accounts[p.acct as usize].funds.expo += expo - p.expo;
+        p.expo = expo;
     }
 
     /// Reference price of a symbol: the instrument's, else the last trade (0: none).
