@@ -643,6 +643,21 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         fee
     }
 
+    /// [`Engine::fill_working`] with the maker's node already read: its
+    /// position `idx`, `side` and the price `value_px` its open quantity is
+    /// valued at.
+    #[inline(always)]
+    fn fill_maker(&mut self, idx: u32, side: Side, value_px: i64, px: i64, lots: i64) -> Money {
+        let p = &mut self.positions[idx as usize];
+        let a = &mut self.accounts[p.acct as usize];
+        let b = &self.books[p.sym as usize];
+        p.open[side as usize] -= lots;
+        p.open_value[side as usize] -= i128::from(value_px) * i128::from(lots);
+        let fee = fill_in(p, a, &b.unit, side, px, lots);
+        refresh_in(p, &mut a.funds, b);
+        fee
+    }
+
     /// Books a fill into position `idx` (and its account's cash and fees)
     /// without refreshing the cached sums. Returns the fee.
     #[inline(always)]
@@ -655,7 +670,12 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
     /// else its stop price, else 0 (a market order held for an auction).
     #[inline]
     fn value_px(&self, slot: u32) -> i64 {
-        let o = self.orders.get(slot);
+        self.value_px_of(self.orders.get(slot), slot)
+    }
+
+    /// [`Engine::value_px`] of the order `o` in slot `slot`, its node at hand.
+    #[inline(always)]
+    fn value_px_of(&self, o: &Order, slot: u32) -> i64 {
         match o.ord_type() {
             OrdType::Limit | OrdType::StopLimit => o.price,
             OrdType::Stop => self.orders.aux(slot).stop,
@@ -1545,7 +1565,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 }
                 changed = true;
                 traded = true;
-                let m = self.orders.get(head);
+                // The maker's node, read once.
+                let m = *self.orders.get(head);
                 if m.leaves <= t.leaves {
                     // The maker will be done: start loading what closing it
                     // touches (its account-list neighbours, often old and
@@ -1563,14 +1584,15 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         optix_ring::prefetch(self.orders.get(m.next));
                     }
                 }
-                let shown = self.orders.shown(head);
+                // (`shown`, with the node at hand.)
+                let reserve = m.flags & FLAG_RESERVE != 0;
+                let shown = if reserve { self.orders.aux(head).shown } else { m.leaves };
                 let q = t.leaves.min(shown);
-                let m = self.orders.get_mut(head);
-                m.leaves -= q;
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
-                let maker_leaves = m.leaves;
+                let maker_leaves = m.leaves - q;
+                self.orders.get_mut(head).leaves = maker_leaves;
                 // (`set_shown`, with the flags already at hand.)
-                if m.flags & FLAG_RESERVE != 0 {
+                if reserve {
                     self.orders.aux_mut(head).shown = shown - q;
                 }
                 if maker_leaves > 0 {
@@ -1579,7 +1601,8 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                 // (Without a reserve, shown is all the open quantity: no refill.)
                 let refill = shown == q && maker_leaves > 0;
                 let maker_done = maker_leaves == 0;
-                let maker_fee = self.fill_working(head, px, q);
+                let value_px = self.value_px_of(&m, head);
+                let maker_fee = self.fill_maker(m.pos, m.side(), value_px, px, q);
                 if tpos == NIL {
                     tpos = self.pos_index(t.oref.acct.0, sym.0);
                 }
