@@ -135,6 +135,13 @@ impl Unit {
     /// Value of `lots` (signed) at `ticks`, in millionths, rounded half-even.
     #[inline]
     pub(crate) fn value(&self, ticks: i64, lots: i64) -> i128 {
+        // The common case in 64 bits: the product fits, and one widening
+        // multiply by the whole unit gives the money.
+        if self.whole != 0 {
+            if let Some(p) = ticks.checked_mul(lots) {
+                return i128::from(p) * i128::from(self.whole);
+            }
+        }
         self.money(i128::from(ticks) * i128::from(lots))
     }
 
@@ -165,6 +172,14 @@ impl Unit {
     /// Value of `lots` at `half_ticks / 2` (a mid price), rounded half-even.
     #[inline]
     pub(crate) fn value_half(&self, half_ticks: i64, lots: i64) -> i128 {
+        if self.whole != 0 && self.den <= i128::from(i64::MAX) {
+            // The common case in 64 bits (then `p * num` cannot saturate:
+            // an i64 times an i64 `den` fits an i128).
+            if let Some(v) = half_ticks.checked_mul(lots).and_then(|p| p.checked_mul(self.whole)) {
+                let q = v >> 1;
+                return i128::from(if v & 1 == 0 { q } else { q + (q & 1) });
+            }
+        }
         let p = i128::from(half_ticks) * i128::from(lots);
         if self.whole != 0 {
             // `num / den` is the whole `whole`: the same rational as
@@ -366,6 +381,23 @@ mod tests {
                     let p = i128::from(half) * i128::from(lots);
                     let want = div_half_even(p.saturating_mul(u.num), u.den * 2);
                     assert_eq!(u.value_half(half, lots), want, "{tick} x{lot}: {half} half ticks, {lots} lots");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn value_in_64_bits_is_the_money_of_the_full_product() {
+        // The 64-bit fast path and the general one, for whole and
+        // fractional units, at products that fit an i64 and that do not.
+        let big = [i64::MAX, i64::MIN + 1, 1 << 48, -(1 << 48), 1 << 40, 3_037_000_499, -3_037_000_500];
+        let small = [0, 1, -1, 7, 100, -100, 999_999];
+        for (tick, lot) in [("0.01", 1), ("0.01", 100), ("0.0001", 1), ("1", 10), ("0.000001", 3), ("0.0000001", 1)] {
+            let u = Unit::of(&Instrument::new(tick, lot, VenueMode::Clob).unwrap());
+            for &t in big.iter().chain(&small) {
+                for &l in big.iter().chain(&small) {
+                    let want = u.money(i128::from(t) * i128::from(l));
+                    assert_eq!(u.value(t, l), want, "{tick} x{lot}: {t} ticks, {l} lots");
                 }
             }
         }
