@@ -87,41 +87,65 @@ const BPS: i128 = 10_000;
 /// Risk state of one account: its limits and its throttle.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AccountRisk {
-    /// The limits as the check reads them (kept with `limits`).
+    /// The limits, in the form the check reads.
     bounds: Bounds,
-    /// The account's token bucket (meaningful while `limits.rate_per_sec` is set;
-    /// zero otherwise).
+    /// The account's token bucket (meaningful while `limits().rate_per_sec`
+    /// is set; zero otherwise).
     pub bucket: TokenBucket,
-    /// The account's limits (all off by default).
-    pub limits: RiskLimits,
 }
 
-/// An account's [`RiskLimits`] in the form the check reads: a limit that
-/// is off holds a value nothing exceeds, so an order that passes every rule
-/// (almost every order) costs one test of all of them together, with no
-/// `Option` to look into; only a failing order goes rule by rule, to find
-/// the first reason in the documented order.
+impl AccountRisk {
+    /// The account's limits (all off by default).
+    pub fn limits(&self) -> RiskLimits {
+        self.bounds.limits()
+    }
+}
+
+/// An account's [`RiskLimits`] in the form the check reads, and the only
+/// copy kept: each limit a plain integer, `-1` when it is off (valid limits
+/// are never negative, see [`validate_limits`], so nothing is lost).
+/// Compared as unsigned, an off limit (`u64::MAX`) is never exceeded, so an
+/// order that passes every rule (almost every order) costs one test of all
+/// of them together, with no `Option` to look into; an order that fails
+/// one (or has a negative quantity or amount, which unsigned reads as huge)
+/// goes rule by rule, to find the first reason in the documented order.
+/// The worst-case positions, which may be negative, compare signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Bounds {
     max_qty: i64,
     max_notional: i64,
     max_long: i64,
     max_short: i64,
-    /// Negative: no collar.
     collar_bps: i64,
-    max_open: u32,
+    max_open: i64,
     buying_power: bool,
     rate_per_sec: Option<u32>,
 }
 
+/// `Some(v)` as `v`, `None` as `-1`.
+fn off_as_minus_one(v: Option<i64>) -> i64 {
+    v.unwrap_or(-1)
+}
+
+/// The inverse of [`off_as_minus_one`].
+fn minus_one_as_off(v: i64) -> Option<i64> {
+    (v >= 0).then_some(v)
+}
+
+/// `v > max` with both read as unsigned: `max == -1` (off) is never exceeded.
+#[inline(always)]
+fn over(v: i64, max: i64) -> bool {
+    (v as u64) > (max as u64)
+}
+
 impl Bounds {
     const OFF: Bounds = Bounds {
-        max_qty: i64::MAX,
-        max_notional: i64::MAX,
-        max_long: i64::MAX,
-        max_short: i64::MAX,
+        max_qty: -1,
+        max_notional: -1,
+        max_long: -1,
+        max_short: -1,
         collar_bps: -1,
-        max_open: u32::MAX,
+        max_open: -1,
         buying_power: false,
         rate_per_sec: None,
     };
@@ -129,20 +153,34 @@ impl Bounds {
     /// The bounds of valid limits (see [`validate_limits`]: none negative).
     fn of(l: &RiskLimits) -> Bounds {
         Bounds {
-            max_qty: l.max_qty.unwrap_or(i64::MAX),
-            max_notional: l.max_notional.map_or(i64::MAX, Money::micros),
-            max_long: l.max_long.unwrap_or(i64::MAX),
-            max_short: l.max_short.unwrap_or(i64::MAX),
-            collar_bps: l.collar_bps.unwrap_or(-1),
-            max_open: l.max_open_orders.unwrap_or(u32::MAX),
+            max_qty: off_as_minus_one(l.max_qty),
+            max_notional: off_as_minus_one(l.max_notional.map(Money::micros)),
+            max_long: off_as_minus_one(l.max_long),
+            max_short: off_as_minus_one(l.max_short),
+            collar_bps: off_as_minus_one(l.collar_bps),
+            max_open: off_as_minus_one(l.max_open_orders.map(i64::from)),
             buying_power: l.buying_power,
             rate_per_sec: l.rate_per_sec,
         }
     }
 
+    /// The limits these bounds were made of.
+    fn limits(&self) -> RiskLimits {
+        RiskLimits {
+            max_qty: minus_one_as_off(self.max_qty),
+            max_notional: minus_one_as_off(self.max_notional).map(Money::from_micros),
+            collar_bps: minus_one_as_off(self.collar_bps),
+            max_open_orders: minus_one_as_off(self.max_open).and_then(|v| u32::try_from(v).ok()),
+            max_long: minus_one_as_off(self.max_long),
+            max_short: minus_one_as_off(self.max_short),
+            buying_power: self.buying_power,
+            rate_per_sec: self.rate_per_sec,
+        }
+    }
+
     /// Whether `o` passes every stateless rule. `false` when one fails, and
-    /// also when the collar's band would not fit 64 bits (then the rule by
-    /// rule check decides).
+    /// also when a quantity or amount is negative or the collar's band
+    /// would not fit 64 bits (then the rule by rule check decides).
     #[inline(always)]
     fn pass(&self, o: &OrderCheck) -> bool {
         let (worst, max) = match o.side {
@@ -150,10 +188,11 @@ impl Bounds {
             Side::Sell => (o.worst_short, self.max_short),
         };
         // `|`, not `||`: every comparison runs, and one branch tests them all.
-        let fail = (o.qty.lots() > self.max_qty)
-            | (o.notional.micros() > self.max_notional)
-            | (o.open_orders > self.max_open)
-            | (worst > max)
+        let fail = over(o.qty.lots(), self.max_qty)
+            | over(o.notional.micros(), self.max_notional)
+            | over(i64::from(o.open_orders), self.max_open)
+            // (A worst case may be negative, a short with no buys: signed.)
+            | ((max >= 0) & (worst > max))
             | (self.buying_power & (o.bp_used > Money::ZERO) & (o.bp_used > o.buying_power));
         if fail {
             return false;
@@ -219,7 +258,7 @@ impl StandardRisk {
             self.accounts.resize(i + 1, AccountRisk::default());
         }
         let account = &mut self.accounts[i];
-        account.bucket = match (account.limits.rate_per_sec, limits.rate_per_sec) {
+        account.bucket = match (account.bounds.rate_per_sec, limits.rate_per_sec) {
             (_, None) => TokenBucket::default(),
             (None, Some(rate)) => TokenBucket { last_ns: account.bucket.last_ns, ..TokenBucket::full(rate) },
             (Some(_), Some(rate)) => TokenBucket {
@@ -227,7 +266,6 @@ impl StandardRisk {
                 last_ns: account.bucket.last_ns,
             },
         };
-        account.limits = limits;
         account.bounds = Bounds::of(&limits);
         Ok(())
     }
@@ -262,7 +300,7 @@ impl StandardRisk {
             return Ok(());
         };
         if !account.bounds.pass(order) {
-            check_limits(&account.limits, order)?;
+            check_rule_by_rule(&account.bounds, order)?;
         }
         if order.kind != CheckKind::Triggered {
             if let Some(rate) = account.bounds.rate_per_sec {
@@ -273,6 +311,13 @@ impl StandardRisk {
         }
         Ok(())
     }
+}
+
+/// The rules one by one, for an order the one-test pass turned away.
+#[cold]
+#[inline(never)]
+fn check_rule_by_rule(b: &Bounds, o: &OrderCheck) -> Result<(), RejectReason> {
+    check_limits(&b.limits(), o)
 }
 
 /// Checks limits for the errors `configure` reports: no negative limit.
@@ -364,7 +409,7 @@ impl PreTradeCheck for StandardRisk {
         h.bytes(b"optix-risk/1");
         h.u64(self.accounts.len() as u64);
         for a in &self.accounts {
-            let l = &a.limits;
+            let l = &a.limits();
             h.opt_i64(l.max_qty);
             h.opt_i64(l.max_notional.map(Money::micros));
             h.opt_i64(l.collar_bps);
@@ -508,6 +553,7 @@ mod tests {
             c.buying_power = Money::from_micros(o.8);
             c.bp_used = Money::from_micros(o.9);
             let b = Bounds::of(&l);
+            proptest::prop_assert_eq!(b.limits(), l, "the bounds keep the limits whole");
             let rules = check_limits(&l, &c);
             if b.pass(&c) {
                 proptest::prop_assert_eq!(rules, Ok(()));
