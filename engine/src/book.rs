@@ -302,7 +302,12 @@ impl Arena {
     /// quantity, or for a reserve order the shown part kept aside.
     #[inline]
     pub(crate) fn shown(&self, s: u32) -> i64 {
-        let o = self.get(s);
+        self.shown_of(self.get(s), s)
+    }
+
+    /// [`Arena::shown`] of the order `o` in slot `s`, its node at hand.
+    #[inline(always)]
+    pub(crate) fn shown_of(&self, o: &Order, s: u32) -> i64 {
         if o.flags & FLAG_RESERVE != 0 {
             self.aux(s).shown
         } else {

@@ -632,20 +632,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
         let o = self.orders.get(slot);
         let (idx, side) = (o.pos, o.side());
         debug_assert_eq!(self.pos_find(o.acct, u32::from(o.sym)), Some(idx), "a working order's position");
-        // Each of the position, its account and its book indexed once.
-        let p = &mut self.positions[idx as usize];
-        let a = &mut self.accounts[p.acct as usize];
-        let b = &self.books[p.sym as usize];
-        p.open[side as usize] -= lots;
-        p.open_value[side as usize] -= i128::from(value_px) * i128::from(lots);
-        let fee = fill_in(p, a, &b.unit, side, px, lots);
-        refresh_in(p, &mut a.funds, b);
-        fee
+        self.fill_maker(idx, side, value_px, px, lots)
     }
 
     /// [`Engine::fill_working`] with the maker's node already read: its
     /// position `idx`, `side` and the price `value_px` its open quantity is
-    /// valued at.
+    /// valued at. Each of the position, its account and its book is indexed
+    /// once.
     #[inline(always)]
     fn fill_maker(&mut self, idx: u32, side: Side, value_px: i64, px: i64, lots: i64) -> Money {
         let p = &mut self.positions[idx as usize];
@@ -1584,15 +1577,13 @@ impl<R: PreTradeCheck, F: FillModel> Engine<R, F> {
                         optix_ring::prefetch(self.orders.get(m.next));
                     }
                 }
-                // (`shown`, with the node at hand.)
-                let reserve = m.flags & FLAG_RESERVE != 0;
-                let shown = if reserve { self.orders.aux(head).shown } else { m.leaves };
+                let shown = self.orders.shown_of(&m, head);
                 let q = t.leaves.min(shown);
                 let maker = OrderRef { acct: AccountId(m.acct), clid: ClientOrderId(m.clid), id: OrderId(m.id) };
                 let maker_leaves = m.leaves - q;
                 self.orders.get_mut(head).leaves = maker_leaves;
                 // (`set_shown`, with the flags already at hand.)
-                if reserve {
+                if m.flags & FLAG_RESERVE != 0 {
                     self.orders.aux_mut(head).shown = shown - q;
                 }
                 if maker_leaves > 0 {
